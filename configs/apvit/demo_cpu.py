@@ -1,0 +1,75 @@
+# The quick-start demo: APViT reduced for a CPU, trained from scratch on the
+# built-in synthetic faces (tools/dataset_converters/generate_demo_rafdb.py),
+# which are written in RAF-DB's layout and read by the RAF-DB dataset class.
+#   python tools/quickstart.py            # generates, trains, tests
+# Same pipeline and model code as configs/apvit/raf.py, smaller sizes.
+_base_ = ['./raf.py']
+
+input_size = 64
+grid = input_size // 8  # three stride-2 stages
+
+model = dict(
+    backbone=dict(
+        stage_channels=(16, 32, 64, 128),
+        stage_units=(1, 1, 1, 1),
+        num_stages=3,
+        init_cfg=None),
+    neck=dict(
+        in_channels=64,
+        num_patches=grid * grid,  # 64
+        embed_dims=96,
+        num_layers=4,
+        num_heads=4,
+        mlp_ratio=2.,
+        # APViT's ratios: keep 82 % of the patches, pool tokens at 0.9 in
+        # the second half of the blocks.
+        patch_pooling=dict(type='AttentivePatchPooling', num_keep=52),
+        token_keep_rates=[1., 1., 0.9, 0.9],
+        init_cfg=None),
+    head=dict(in_channels=96),
+)
+
+data_root = 'data/demo_rafdb/basic'
+train_pipeline = [
+    dict(type='LoadFERImage'),
+    dict(type='FERRandomRotate', prob=0.5, degree=6.),
+    dict(
+        type='RandomResizedCrop',
+        scale=input_size,
+        crop_ratio_range=(0.8, 1.0),
+        aspect_ratio_range=(1., 1.)),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackInputs'),
+]
+test_pipeline = [
+    dict(type='LoadFERImage'),
+    dict(type='Resize', scale=(input_size, input_size)),
+    dict(type='PackInputs'),
+]
+train_dataloader = dict(
+    batch_size=32,
+    num_workers=2,
+    dataset=dict(
+        dataset=dict(data_root=data_root, pipeline=train_pipeline)))
+val_dataloader = dict(
+    batch_size=64,
+    num_workers=2,
+    dataset=dict(data_root=data_root, pipeline=test_pipeline))
+test_dataloader = val_dataloader
+
+max_epochs = 15
+optim_wrapper = dict(
+    _delete_=True,
+    optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05),
+    clip_grad=dict(max_norm=10, norm_type=2),
+)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.05, by_epoch=True, begin=0, end=1,
+         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', T_max=max_epochs - 1, eta_min=1e-5,
+         by_epoch=True, begin=1, end=max_epochs, convert_to_iter_based=True),
+]
+train_cfg = dict(max_epochs=max_epochs, val_interval=5)
+auto_scale_lr = dict(base_batch_size=32)
+default_hooks = dict(logger=dict(interval=20))
+randomness = dict(seed=0)

@@ -1,0 +1,101 @@
+# APViT reduced to train on 2 CPU cores: the same architecture (face IR-ResNet
+# stages 1-3 -> 1x1 projection -> attentive patch pooling -> ViT with
+# attentive token pooling in the last blocks -> linear head on CLS), made
+# narrower and shallower, fed FER2013's native 48x48 faces, trained from
+# scratch (no pretrained files). Results and timing: configs/apvit/README.md.
+#   python tools/train.py configs/apvit/fer2013_cpu.py \
+#       --cfg-options train_dataloader.dataset.data_root=../shared/data/fer2013 \
+#       val_dataloader.dataset.data_root=../shared/data/fer2013
+_base_ = ['./fer2013.py']
+
+input_size = 48
+grid = input_size // 8  # three stride-2 stages
+
+model = dict(
+    backbone=dict(
+        stage_channels=(32, 64, 128, 256),
+        stage_units=(1, 2, 2, 1),
+        num_stages=3,
+        init_cfg=None),
+    neck=dict(
+        in_channels=128,
+        num_patches=grid * grid,  # 36
+        embed_dims=128,
+        num_layers=4,
+        num_heads=4,
+        mlp_ratio=2.,
+        # APViT keeps 160/196 = 82 % of the patches, then pools tokens at
+        # rate 0.9 in the second half of the blocks.
+        patch_pooling=dict(type='AttentivePatchPooling', num_keep=30),
+        token_keep_rates=[1., 1., 0.9, 0.9],
+        init_cfg=None),
+    head=dict(in_channels=128, loss=dict(label_smooth_val=0.1,
+                                         type='LabelSmoothLoss')),
+)
+
+train_pipeline = [
+    dict(type='LoadFERImage'),
+    dict(type='FERRandomRotate', prob=0.5, degree=10.),
+    dict(
+        type='RandomResizedCrop',
+        scale=input_size,
+        crop_ratio_range=(0.75, 1.0),
+        aspect_ratio_range=(0.9, 1.1)),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(
+        type='RandomApply',
+        transforms=[dict(type='ColorJitter', brightness=0.4, contrast=0.4)],
+        prob=0.8),
+    dict(
+        type='RandomErasing',
+        erase_prob=0.25,
+        min_area_ratio=0.02,
+        max_area_ratio=0.2,
+        aspect_range=(0.3, 3.3),
+        mode='rand',
+        fill_color={{_base_.bgr_mean}},
+        fill_std={{_base_.bgr_std}}),
+    dict(type='PackInputs'),
+]
+test_pipeline = [
+    dict(type='LoadFERImage'),
+    # FER2013 faces are already 48x48; the resize guards other inputs.
+    dict(type='Resize', scale=(input_size, input_size)),
+    dict(type='PackInputs'),
+]
+
+train_dataloader = dict(
+    batch_size=64,
+    num_workers=2,
+    dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=256, num_workers=2, dataset=dict(pipeline=test_pipeline))
+test_dataloader = dict(
+    batch_size=256, num_workers=2, dataset=dict(pipeline=test_pipeline))
+
+# From scratch a ViT needs an adaptive optimiser: AdamW with a short warm-up
+# and cosine decay replaces the paper's SGD fine-tuning schedule.
+max_epochs = 12
+optim_wrapper = dict(
+    _delete_=True,
+    optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.05),
+    clip_grad=dict(max_norm=10, norm_type=2),
+    paramwise_cfg=dict(
+        norm_decay_mult=0.,
+        bias_decay_mult=0.,
+        custom_keys={
+            'pos_embed': dict(decay_mult=0.),
+            'cls_token': dict(decay_mult=0.)
+        }),
+)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0, end=1,
+         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', T_max=max_epochs - 1, eta_min=1e-5,
+         by_epoch=True, begin=1, end=max_epochs,
+         convert_to_iter_based=True),
+]
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
+auto_scale_lr = dict(base_batch_size=64)
+default_hooks = dict(logger=dict(interval=100))
+randomness = dict(seed=0)

@@ -1,0 +1,4 @@
+from .complexity import (ModelComplexity, get_model_complexity,
+                         infer_input_size)
+
+__all__ = ['ModelComplexity', 'get_model_complexity', 'infer_input_size']

@@ -1,0 +1,132 @@
+"""Parameter and FLOP counting of whole models (backbone, neck and head).
+
+mmpretrain's ``get_flops.py`` counts only ``extract_feat``; FER papers quote
+the whole network, so this counts ``model(inputs, mode='tensor')``.
+
+Conventions (papers differ; say which one a number uses):
+
+- ``gmac``: fvcore-style multiply-accumulates from ``mmengine.analysis``
+  (convolutions, linear layers, the attention matrix products, norms). This
+  is the convention of the TransFER / APViT figures (15.30 / 12.67 GMAC).
+- ``params``: every parameter of the built model. ferpretrain never builds
+  modules that do not run, so this equals the "used parameters" count that
+  thop reports.
+"""
+from dataclasses import dataclass, field
+from typing import Dict, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+from mmengine.analysis import FlopAnalyzer
+from mmengine.logging import MMLogger
+
+
+class _TensorMode(nn.Module):
+    """Runs a classifier end to end (``mode='tensor'``) for tracing."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, inputs):
+        return self.model(inputs, mode='tensor')
+
+
+@dataclass
+class ModelComplexity:
+    params: int
+    macs: int
+    input_shape: Tuple[int, ...]
+    unsupported_ops: Dict[str, int] = field(default_factory=dict)
+
+    @property
+    def params_m(self) -> float:
+        return self.params / 1e6
+
+    @property
+    def gmac(self) -> float:
+        return self.macs / 1e9
+
+    def __str__(self) -> str:
+        return (f'input shape: {tuple(self.input_shape)}\n'
+                f'parameters: {self.params_m:.2f} M\n'
+                f'MACs: {self.gmac:.2f} G (fvcore-style, whole model; '
+                f'FLOPs = 2 x MACs = {2 * self.gmac:.2f} G)')
+
+
+def get_model_complexity(
+        model: nn.Module,
+        input_shape: Union[int, Sequence[int]] = 112) -> ModelComplexity:
+    """Count the parameters and fvcore-style MACs of a whole classifier.
+
+    Args:
+        model (nn.Module): An mmpretrain classifier (``forward(inputs,
+            mode='tensor')``) or any module taking one image batch.
+        input_shape (int | Sequence[int]): ``S`` for 3xSxS, ``(H, W)`` or
+            ``(C, H, W)``; batch size 1.
+    """
+    if isinstance(input_shape, int):
+        input_shape = (3, input_shape, input_shape)
+    elif len(input_shape) == 2:
+        input_shape = (3, *input_shape)
+    input_shape = tuple(input_shape)
+    was_training = model.training
+    model.eval()
+    try:
+        device = next(model.parameters()).device
+    except StopIteration:
+        device = torch.device('cpu')
+    inputs = torch.randn(1, *input_shape, device=device)
+    wrapped = _TensorMode(model) if _takes_mode(model) else model
+    # The analyzer warns about every op it does not count (activations,
+    # pooling, topk ...); they are reported in `unsupported_ops` instead.
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel('ERROR')
+    try:
+        analyzer = FlopAnalyzer(wrapped, (inputs, ))
+        analyzer.unsupported_ops_warnings(False)
+        analyzer.uncalled_modules_warnings(False)
+        with torch.no_grad():
+            macs = analyzer.total()
+        unsupported = dict(analyzer.unsupported_ops())
+    finally:
+        logger.setLevel(level)
+        model.train(was_training)
+    params = sum(p.numel() for p in model.parameters())
+    return ModelComplexity(params, macs, input_shape, unsupported)
+
+
+def _takes_mode(model: nn.Module) -> bool:
+    import inspect
+    try:
+        return 'mode' in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def infer_input_size(cfg) -> Optional[Tuple[int, int]]:
+    """The (H, W) a config's test pipeline produces, if it says.
+
+    Looks for the last ``Resize`` / ``CenterCrop`` / ``ResizeEdge`` with a
+    fixed size in ``test_dataloader.dataset.pipeline``.
+    """
+    try:
+        pipeline = cfg.test_dataloader.dataset.pipeline
+    except AttributeError:
+        return None
+    size = None
+    for t in pipeline:
+        t_type = t.get('type', '')
+        if t_type in ('Resize', 'CenterCrop', 'RandomResizedCrop'):
+            value = t.get('scale', t.get('crop_size'))
+            if isinstance(value, int):
+                size = (value, value)
+            elif value is not None and len(value) == 2 and all(
+                    isinstance(v, int) and v > 0 for v in value):
+                # mmcv's Resize scale is (w, h).
+                size = (value[1], value[0]) if t_type == 'Resize' else tuple(
+                    value)
+        elif t_type == 'ResizeEdge' and t.get('edge') == 'short':
+            size = (t['scale'], t['scale'])
+    return size

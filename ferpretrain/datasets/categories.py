@@ -1,0 +1,72 @@
+"""Class names of the FER datasets, each in its dataset's conventional order.
+
+The index of a name in its tuple is the ``gt_label`` a ferpretrain dataset
+produces, so these tuples are the single place where label orders live.
+Several official repositories re-order the labels of the same dataset; a
+checkpoint trained under another order is converted by permuting its head
+rows with :func:`label_permutation`, never by re-ordering a dataset silently.
+"""
+from typing import List, Sequence
+
+# RAF-DB 'basic': EmoLabel/list_patition_label.txt codes 1..7 -> index 0..6.
+# ferpretrain's canonical RAF-DB order (POSTER uses the same order, as
+# ``label - 1``).
+RAFDB_CATEGORIES = ('Surprise', 'Fear', 'Disgust', 'Happiness', 'Sadness',
+                    'Anger', 'Neutral')
+
+# The order the official APViT code remaps RAF-DB labels to. Only used to
+# convert APViT checkpoints (permute the rows of their classification head).
+APVIT_RAFDB_CATEGORIES = ('Anger', 'Disgust', 'Fear', 'Sadness', 'Happiness',
+                          'Surprise', 'Neutral')
+
+# fer2013.csv ``emotion`` codes 0..6.
+FER2013_CATEGORIES = ('Angry', 'Disgust', 'Fear', 'Happy', 'Sad', 'Surprise',
+                      'Neutral')
+
+
+def label_permutation(src_classes: Sequence[str],
+                      dst_classes: Sequence[str]) -> List[int]:
+    """Index map that re-orders per-class rows from one label order to
+    another.
+
+    ``perm[i]`` is the index in ``src_classes`` of ``dst_classes[i]``, so that
+    ``new_rows = old_rows[perm]`` turns a head weight of shape
+    ``(num_classes, C)`` trained with ``src_classes`` into one for
+    ``dst_classes``. Names are compared exactly (case included).
+
+    Args:
+        src_classes (Sequence[str]): Class names in the order of the source
+            (e.g. a released checkpoint's head).
+        dst_classes (Sequence[str]): Class names in the wanted order.
+
+    Returns:
+        list[int]: ``len(dst_classes)`` source indices.
+
+    Raises:
+        ValueError: If a list holds a name twice, or the two lists do not
+            hold the same names (the message names the unmatched ones).
+
+    Example:
+        >>> label_permutation(APVIT_RAFDB_CATEGORIES, RAFDB_CATEGORIES)
+        [5, 2, 1, 4, 3, 0, 6]
+    """
+    for name, classes in (('src_classes', src_classes), ('dst_classes',
+                                                         dst_classes)):
+        seen = set()
+        dups = [c for c in classes if c in seen or seen.add(c)]
+        if dups:
+            raise ValueError(f'{name} holds duplicated class names {dups}: '
+                             f'{tuple(classes)}')
+    src_index = {c: i for i, c in enumerate(src_classes)}
+    missing_in_src = [c for c in dst_classes if c not in src_index]
+    missing_in_dst = [c for c in src_classes if c not in set(dst_classes)]
+    if missing_in_src or missing_in_dst:
+        parts = []
+        if missing_in_src:
+            parts.append(f'{missing_in_src} missing from src_classes')
+        if missing_in_dst:
+            parts.append(f'{missing_in_dst} missing from dst_classes')
+        raise ValueError('Cannot map class orders: ' + '; '.join(parts) +
+                         f' (src_classes={tuple(src_classes)}, '
+                         f'dst_classes={tuple(dst_classes)}).')
+    return [src_index[c] for c in dst_classes]

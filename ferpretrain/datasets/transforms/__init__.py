@@ -1,0 +1,4 @@
+from .loading import LoadFERImage
+from .processing import FERRandomRotate
+
+__all__ = ['LoadFERImage', 'FERRandomRotate']

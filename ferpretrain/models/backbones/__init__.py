@@ -1,0 +1,3 @@
+from .iresnet import BottleneckIR, IResNet, convert_iresnet_keys
+
+__all__ = ['BottleneckIR', 'IResNet', 'convert_iresnet_keys']

@@ -1,0 +1,308 @@
+"""The vision transformer of APViT, with attentive patch and token pooling.
+
+Xue, Wang, Tan, Ma, Guo. "Vision Transformer with Attentive Pooling for
+Robust Facial Expression Recognition". IEEE Transactions on Affective
+Computing, 2022 (arXiv 2212.05463).
+
+APViT feeds the 256x14x14 stage-3 map of a face IR-50 to a ViT:
+
+1. a 1x1 conv projects it to 768 channels, giving 196 patch tokens;
+2. the patch position embedding is added;
+3. Attentive Patch Pooling (APP) keeps the 160 patches with the largest L1
+   feature norm (scored before the position embedding is added);
+4. a learnable CLS token (with its own position embedding) is prepended:
+   161 tokens;
+5. 8 transformer blocks; blocks 5-8 apply Attentive Token Pooling (ATP)
+   with keep rate 0.9 after their attention residual: 161 -> 145 -> 130 ->
+   117 -> 105 tokens;
+6. the final LayerNorm's CLS token is the output.
+
+The transformer is the *old* timm "ViT-Small" (``vit_small_p16_224``): 768
+dims, 8 layers, 8 heads, MLP ratio 3, no qkv bias, LayerNorm eps 1e-6, no
+dropout, attention scale head_dim^-0.5. It is not today's timm
+``vit_small_patch16_224`` (384 dims, 12 layers, = DeiT-S). Parameter names
+follow timm (``blocks.<i>.attn.qkv``, ``mlp.fc1`` ...) so that the old timm
+file and APViT's release load directly; the timm ``pos_embed`` (197 tokens)
+is split into ``cls_pos_embed`` and ``patch_pos_embed`` on load (resized
+bicubically when the patch grid differs), and ``patch_embed.*`` / ``head.*``
+are dropped because APViT takes its tokens from the CNN.
+
+Placed as a neck, it sits on any backbone that returns feature maps.
+"""
+import math
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from mmengine.logging import MMLogger
+from mmengine.model import BaseModule
+from mmengine.model.weight_init import trunc_normal_
+from mmpretrain.models.utils import resize_pos_embed
+from timm.layers import DropPath, Mlp
+
+from ferpretrain.registry import MODELS
+
+
+class PoolingAttention(nn.Module):
+    """Multi-head self-attention that also returns the CLS attention logits.
+
+    The attention matrix products are written out (not fused) so that the
+    pre-softmax CLS row is available to ATP and FLOP counters see them.
+
+    Shapes:
+        x (B, N, C) -> out (B, N, C), cls_logits (B, heads, N).
+    """
+
+    def __init__(self, dim: int, num_heads: int, qkv_bias: bool = False,
+                 qk_scale: Optional[float] = None, attn_drop: float = 0.,
+                 proj_drop: float = 0.):
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f'embed_dims {dim} is not divisible by '
+                             f'num_heads {num_heads}.')
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.scale = qk_scale or self.head_dim**-0.5
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.attn_drop = nn.Dropout(attn_drop)
+        self.proj = nn.Linear(dim, dim)
+        self.proj_drop = nn.Dropout(proj_drop)
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        B, N, C = x.shape
+        qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, self.head_dim)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        logits = (q @ k.transpose(-2, -1)) * self.scale  # (B, h, N, N)
+        attn = self.attn_drop(logits.softmax(dim=-1))
+        out = (attn @ v).transpose(1, 2).reshape(B, N, C)
+        return self.proj_drop(self.proj(out)), logits[:, :, 0]
+
+
+class PoolingTransformerBlock(nn.Module):
+    """Pre-norm transformer block with optional attentive token pooling.
+
+    Pooling (when ``token_pooling`` is given) happens after the attention
+    residual and before the MLP, as in APViT.
+    """
+
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float,
+                 qkv_bias: bool, qk_scale: Optional[float], drop: float,
+                 attn_drop: float, drop_path: float, norm_eps: float,
+                 token_pooling: Optional[nn.Module] = None):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=norm_eps)
+        self.attn = PoolingAttention(dim, num_heads, qkv_bias, qk_scale,
+                                     attn_drop, drop)
+        self.drop_path = DropPath(drop_path) if drop_path > 0 \
+            else nn.Identity()
+        self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), act_layer=nn.GELU,
+                       drop=drop)
+        self.token_pooling = token_pooling
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, cls_logits = self.attn(self.norm1(x))
+        x = x + self.drop_path(out)
+        if self.token_pooling is not None:
+            x = self.token_pooling(x, cls_logits)
+        return x + self.drop_path(self.mlp(self.norm2(x)))
+
+
+def convert_timm_vit_keys(
+    state_dict: Dict[str, torch.Tensor],
+    patch_grid: Tuple[int, int],
+    prefix: str = '',
+) -> Tuple[Dict[str, torch.Tensor], List[str]]:
+    """Map an (old) timm ViT state dict onto :class:`PoolingViT` names.
+
+    ``pos_embed`` (1, 1 + h*w, C) becomes ``cls_pos_embed`` (1, 1, C) and
+    ``patch_pos_embed`` (1, H*W, C), resized bicubically from the source
+    grid to ``patch_grid`` when they differ. ``patch_embed.*``, ``head.*``
+    and ``pre_logits.*`` are dropped (APViT's tokens come from the CNN, and
+    the classifier is the ferpretrain head) and returned in a list. A state
+    dict without ``pos_embed`` under ``prefix`` is returned unchanged.
+    """
+    if prefix + 'pos_embed' not in state_dict:
+        return state_dict, []
+    converted: Dict[str, torch.Tensor] = {}
+    dropped: List[str] = []
+    for key, value in state_dict.items():
+        name = key[len(prefix):] if key.startswith(prefix) else None
+        if name is None:
+            converted[key] = value
+        elif name.split('.')[0] in ('patch_embed', 'head', 'pre_logits'):
+            dropped.append(key)
+        elif name == 'pos_embed':
+            num_src = value.shape[1] - 1
+            side = int(math.isqrt(num_src))
+            if side * side != num_src:
+                raise ValueError(
+                    f'{key}: {num_src} patch positions do not form a square '
+                    'grid; cannot resize it.')
+            patch = resize_pos_embed(value, (side, side), patch_grid,
+                                     mode='bicubic', num_extra_tokens=1)
+            converted[prefix + 'cls_pos_embed'] = value[:, :1]
+            converted[prefix + 'patch_pos_embed'] = patch[:, 1:]
+        else:
+            converted[key] = value
+    return converted, dropped
+
+
+@MODELS.register_module()
+class PoolingViT(BaseModule):
+    """APViT's transformer on CNN feature maps, as a neck.
+
+    Args:
+        in_channels (int): Channels of the input feature map (256 for IR-50
+            stage 3).
+        num_patches (int): H*W of the input map (196 for 14x14); the patch
+            position embedding has this many entries.
+        embed_dims (int): Token width. Defaults to 768.
+        num_layers (int): Transformer blocks. Defaults to 8.
+        num_heads (int): Attention heads. Defaults to 8.
+        mlp_ratio (float): MLP hidden width / embed_dims. Defaults to 3.
+        qkv_bias (bool): Defaults to False.
+        qk_scale (float, optional): Attention scale; None = head_dim^-0.5
+            (what APViT uses). Defaults to None.
+        drop_rate, attn_drop_rate, drop_path_rate (float): Dropout, attention
+            dropout and stochastic depth (linearly increasing over blocks).
+            APViT uses 0 for all three.
+        norm_eps (float): LayerNorm epsilon. Defaults to 1e-6.
+        patch_pooling (dict, optional): Config of the patch pooling applied
+            to the patch tokens, e.g. ``dict(type='AttentivePatchPooling',
+            num_keep=160)``; None keeps every patch.
+        token_keep_rates (Sequence[float], optional): Keep rate of the
+            attentive token pooling in each block (1 = no pooling); APViT
+            uses ``[1.] * 4 + [0.9] * 4``. None disables token pooling.
+        token_pooling (dict): Config template of the token pooling module;
+            each block with a rate below 1 builds one with its ``keep_rate``.
+            Defaults to ``dict(type='AttentiveTokenPooling')``.
+        in_index (int): Which backbone output to use. Defaults to -1.
+        init_cfg (dict, optional): e.g. ``dict(type='Pretrained',
+            checkpoint='vit_small_p16_224-15ec54c9.pth')``.
+
+    Shapes:
+        inputs: tuple of (B, in_channels, H, W) -> tuple ((B, embed_dims),)
+        holding the final-norm CLS token.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 num_patches: int,
+                 embed_dims: int = 768,
+                 num_layers: int = 8,
+                 num_heads: int = 8,
+                 mlp_ratio: float = 3.,
+                 qkv_bias: bool = False,
+                 qk_scale: Optional[float] = None,
+                 drop_rate: float = 0.,
+                 attn_drop_rate: float = 0.,
+                 drop_path_rate: float = 0.,
+                 norm_eps: float = 1e-6,
+                 patch_pooling: Optional[dict] = None,
+                 token_keep_rates: Optional[Sequence[float]] = None,
+                 token_pooling: dict = dict(type='AttentiveTokenPooling'),
+                 in_index: int = -1,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        side = int(math.isqrt(num_patches))
+        self.patch_grid = (side, side) if side * side == num_patches else (
+            1, num_patches)
+        if token_keep_rates is None:
+            token_keep_rates = [1.] * num_layers
+        if len(token_keep_rates) != num_layers:
+            raise ValueError(
+                f'PoolingViT: token_keep_rates has {len(token_keep_rates)} '
+                f'entries for {num_layers} layers; give one per layer.')
+        self.in_channels = in_channels
+        self.num_patches = num_patches
+        self.embed_dims = embed_dims
+        self.in_index = in_index
+        self.token_keep_rates = tuple(token_keep_rates)
+
+        self.proj = nn.Conv2d(in_channels, embed_dims, 1)
+        self.patch_pos_embed = nn.Parameter(
+            torch.zeros(1, num_patches, embed_dims))
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dims))
+        self.cls_pos_embed = nn.Parameter(torch.zeros(1, 1, embed_dims))
+        self.pos_drop = nn.Dropout(drop_rate)
+        self.patch_pooling = MODELS.build(
+            patch_pooling) if patch_pooling else None
+
+        dpr = torch.linspace(0, drop_path_rate, num_layers).tolist()
+        blocks = []
+        for i, rate in enumerate(token_keep_rates):
+            pooling = None
+            if rate < 1:
+                pooling = MODELS.build(dict(token_pooling, keep_rate=rate))
+            blocks.append(
+                PoolingTransformerBlock(embed_dims, num_heads, mlp_ratio,
+                                        qkv_bias, qk_scale, drop_rate,
+                                        attn_drop_rate, dpr[i], norm_eps,
+                                        pooling))
+        self.blocks = nn.ModuleList(blocks)
+        self.norm = nn.LayerNorm(embed_dims, eps=norm_eps)
+        self._register_load_state_dict_pre_hook(self._remap_timm_keys)
+
+    def _remap_timm_keys(self, state_dict, prefix, local_metadata, strict,
+                         missing_keys, unexpected_keys, error_msgs):
+        converted, dropped = convert_timm_vit_keys(state_dict,
+                                                   self.patch_grid, prefix)
+        if converted is not state_dict:
+            MMLogger.get_current_instance().info(
+                'PoolingViT: converted a timm ViT checkpoint (pos_embed '
+                'split into cls/patch position embeddings); dropped '
+                f'{len(dropped)} keys APViT does not use: '
+                f'{sorted({k[len(prefix):].split(".")[0] for k in dropped})}'
+            )
+            state_dict.clear()
+            state_dict.update(converted)
+
+    def init_weights(self):
+        super().init_weights()
+        if self.init_cfg is not None and self.init_cfg.get(
+                'type') == 'Pretrained':
+            return
+        trunc_normal_(self.patch_pos_embed, std=.02)
+        trunc_normal_(self.cls_pos_embed, std=.02)
+        trunc_normal_(self.cls_token, std=.02)
+        for m in self.blocks.modules():
+            if isinstance(m, nn.Linear):
+                trunc_normal_(m.weight, std=.02)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.LayerNorm):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def num_tokens_per_block(self) -> List[int]:
+        """Tokens (CLS included) leaving each block, from the config."""
+        n = 1 + (self.patch_pooling.num_keep
+                 if self.patch_pooling is not None else self.num_patches)
+        counts = []
+        for block in self.blocks:
+            if block.token_pooling is not None:
+                n = block.token_pooling.num_kept(n)
+            counts.append(n)
+        return counts
+
+    def forward(self, inputs: Sequence[torch.Tensor]) -> Tuple[torch.Tensor]:
+        x = inputs[self.in_index]
+        B, _, H, W = x.shape
+        if H * W != self.num_patches:
+            raise ValueError(
+                f'PoolingViT: the input map is {H}x{W} = {H * W} patches but '
+                f'num_patches={self.num_patches}; set num_patches to match '
+                'the backbone output for your input size.')
+        x = self.proj(x).flatten(2).transpose(1, 2)  # (B, HW, C)
+        # APP scores the projected features before position information is
+        # added, then pools the position-embedded tokens.
+        scores_from = x
+        x = x + self.patch_pos_embed
+        if self.patch_pooling is not None:
+            x = self.patch_pooling(x, scores_from)
+        cls = (self.cls_token + self.cls_pos_embed).expand(B, -1, -1)
+        x = self.pos_drop(torch.cat([cls, x], dim=1))
+        for block in self.blocks:
+            x = block(x)
+        return (self.norm(x)[:, 0], )

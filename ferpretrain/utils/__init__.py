@@ -1,0 +1,24 @@
+"""Utilities: safe checkpoint loading and CPU-distributed setup.
+
+Importing this package installs the safe local checkpoint loader into
+mmengine (see :mod:`ferpretrain.utils.checkpoint`), so every checkpoint load
+that goes through mmengine in a process that imported ferpretrain keeps
+``torch.load(weights_only=True)`` semantics and refuses foreign code.
+"""
+from .checkpoint import (TRUSTED_CHECKPOINTS_ENV, UntrustedCheckpointError,
+                         checkpoint_safe_globals, find_unsafe_globals,
+                         get_checkpoint_safe_globals,
+                         install_safe_checkpoint_loader,
+                         is_trusted_checkpoint, load_checkpoint_file,
+                         load_from_local, trust_checkpoint)
+from .dist import setup_cpu_distributed
+
+install_safe_checkpoint_loader()
+
+__all__ = [
+    'TRUSTED_CHECKPOINTS_ENV', 'UntrustedCheckpointError',
+    'checkpoint_safe_globals', 'find_unsafe_globals',
+    'get_checkpoint_safe_globals', 'install_safe_checkpoint_loader',
+    'is_trusted_checkpoint', 'load_checkpoint_file', 'load_from_local',
+    'trust_checkpoint', 'setup_cpu_distributed'
+]

@@ -1,0 +1,250 @@
+# Copyright (c) ferpretrain contributors. Licensed under Apache-2.0.
+"""Test (evaluate) a checkpoint, mmpretrain-style.
+
+Usage::
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE]
+        [--out-item {metrics,pred}] [--show-dir DIR] [--show]
+        [--interval N] [--wait-time S] [--no-pin-memory] [--tta] [--amp]
+        [--trust-checkpoint] [--cfg-options KEY=VALUE ...]
+        [--launcher {none,pytorch,slurm,mpi}]
+
+The arguments are mmpretrain's ``tools/test.py`` ones, plus
+``--trust-checkpoint``. The checkpoint is loaded with torch's weights-only
+unpickler and a small allow-list (``import ferpretrain.utils`` installs it
+into mmengine); a file that carries other Python objects is refused with a
+message that says how to trust it. ``--out`` dumps the predictions (mmengine's
+``DumpResults``) or, with ``--out-item metrics``, the metrics.
+"""
+import argparse
+import logging
+import os
+import os.path as osp
+import sys
+from copy import deepcopy
+
+# Allow running from a source checkout without installing ferpretrain. An
+# installed copy, earlier on sys.path, still wins.
+_REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if _REPO_ROOT not in sys.path:
+    sys.path.append(_REPO_ROOT)
+
+import mmengine  # noqa: E402
+import torch  # noqa: E402
+from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
+from mmengine.dist import is_main_process  # noqa: E402
+from mmengine.evaluator import DumpResults  # noqa: E402
+from mmengine.logging import print_log  # noqa: E402
+from mmengine.registry import RUNNERS  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+from ferpretrain.utils import (UntrustedCheckpointError,  # noqa: E402
+                               setup_cpu_distributed, trust_checkpoint)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Evaluate a checkpoint (and optionally dump predictions)')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--work-dir',
+        help='the directory to save the file containing evaluation metrics')
+    parser.add_argument('--out', help='the file to output results.')
+    parser.add_argument(
+        '--out-item',
+        choices=['metrics', 'pred'],
+        help='what --out holds: the metrics or the predictions (default)')
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='trust CHECKPOINT (and load_from): load it with '
+        'weights_only=False. This runs any code stored in the file; only '
+        'for files you trust')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override some settings in the used config, the key-value pair '
+        'in xxx=yyy format will be merged into config file. If the value to '
+        'be overwritten is a list, it should be like key="[a,b]" or key=a,b '
+        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
+        'Note that the quotation marks are necessary and that no white space '
+        'is allowed.')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='enable automatic-mixed-precision test (ignored on CPU)')
+    parser.add_argument(
+        '--show-dir',
+        help='directory where the visualization images will be saved')
+    parser.add_argument(
+        '--show', action='store_true', help='show the prediction results')
+    parser.add_argument(
+        '--interval',
+        type=int,
+        default=1,
+        help='visualize every N samples')
+    parser.add_argument(
+        '--wait-time',
+        type=float,
+        default=2,
+        help='display time of each window, in seconds')
+    parser.add_argument(
+        '--no-pin-memory',
+        action='store_true',
+        help='disable the pin_memory option of the dataloaders')
+    parser.add_argument(
+        '--tta',
+        action='store_true',
+        help='test-time augmentation: `tta_model`/`tta_pipeline` of the '
+        'config, or by default the average over a flipped and an unflipped '
+        'view')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    if args.out is None and args.out_item is not None:
+        parser.error('--out-item needs --out: the file to write to.')
+    return args
+
+
+def merge_args(cfg, args):
+    """Merge command line arguments into the config."""
+    cfg.launcher = args.launcher
+
+    # work_dir priority: CLI > config > ./work_dirs/<config name>
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+
+    cfg.load_from = args.checkpoint
+
+    if args.amp:
+        if torch.cuda.is_available():
+            cfg.test_cfg.fp16 = True
+        else:
+            print_log(
+                '--amp ignored: mixed-precision testing needs a GPU; testing '
+                'in float32 on CPU.',
+                logger='current',
+                level=logging.WARNING)
+
+    if args.show or args.show_dir is not None:
+        if 'visualization' not in cfg.get('default_hooks', {}):
+            raise SystemExit(
+                '--show/--show-dir need a VisualizationHook: set '
+                '`default_hooks.visualization = dict(type='
+                '"VisualizationHook", enable=False)` in the config.')
+        visualization = cfg.default_hooks.visualization
+        visualization.enable = True
+        visualization.show = args.show
+        visualization.wait_time = args.wait_time
+        visualization.out_dir = args.show_dir
+        visualization.interval = args.interval
+
+    if args.tta:
+        if 'tta_model' not in cfg:
+            cfg.tta_model = dict(type='mmpretrain.AverageClsScoreTTA')
+        if 'tta_pipeline' not in cfg:
+            test_pipeline = cfg.test_dataloader.dataset.pipeline
+            cfg.tta_pipeline = deepcopy(test_pipeline)
+            # Average a horizontally flipped and an unflipped view; the
+            # last (packing) transform runs on each.
+            cfg.tta_pipeline[-1] = dict(
+                type='TestTimeAug',
+                transforms=[
+                    [
+                        dict(type='RandomFlip', prob=1.),
+                        dict(type='RandomFlip', prob=0.)
+                    ],
+                    [test_pipeline[-1]],
+                ])
+        cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+
+    # Pinned memory only helps copies to a GPU.
+    dataloader_cfg = ConfigDict(
+        pin_memory=torch.cuda.is_available(),
+        collate_fn=dict(type='default_collate'))
+    dataloader_cfg.update(cfg.test_dataloader)
+    cfg.test_dataloader = dataloader_cfg
+    if args.no_pin_memory:
+        cfg.test_dataloader.pin_memory = False
+
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    return cfg
+
+
+class _KeepExistingConfigRunner(Runner):
+    """A Runner whose config dump never replaces an existing file.
+
+    mmengine writes ``<work_dir>/<config name>`` at every start; testing in a
+    training work directory would replace that run's config dump (or the
+    user's own config when it lives there). When the file exists, the dump
+    goes to this run's timestamped log directory instead.
+    """
+
+    def dump_config(self):
+        name = (osp.basename(self.cfg.filename)
+                if self.cfg.filename is not None else f'{self.timestamp}.py')
+        target = osp.join(self.work_dir, name)
+        if osp.exists(target):
+            target = osp.join(self.log_dir, name)
+        self.cfg.dump(target)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+
+    cfg = Config.fromfile(args.config)
+    cfg = merge_args(cfg, args)
+
+    if args.trust_checkpoint:
+        real = trust_checkpoint(cfg.load_from)
+        print_log(
+            f'--trust-checkpoint: {real} will be loaded with '
+            'weights_only=False (any code stored in it will run).',
+            logger='current',
+            level=logging.WARNING)
+
+    # Before the Runner: it initialises torch.distributed in its __init__.
+    setup_cpu_distributed(cfg, cfg.launcher)
+
+    if 'runner_type' not in cfg:
+        runner = _KeepExistingConfigRunner.from_cfg(cfg)
+    else:
+        runner = RUNNERS.build(cfg)
+
+    if args.out and args.out_item in ('pred', None):
+        runner.test_evaluator.metrics.append(
+            DumpResults(out_file_path=args.out))
+
+    runner.logger.info(f'Logs of this run: {osp.abspath(runner.log_dir)}')
+    try:
+        metrics = runner.test()
+    except UntrustedCheckpointError as error:
+        # The message says what to do; the traceback only hides it.
+        raise SystemExit(f'ERROR: {error}') from None
+
+    # Every rank holds the metrics; one writer is enough.
+    if args.out and args.out_item == 'metrics' and is_main_process():
+        mmengine.dump(metrics, args.out)
+    if args.out:
+        runner.logger.info(
+            f'{args.out_item or "pred"} written to {osp.abspath(args.out)}')
+    if args.show_dir:
+        runner.logger.info('Visualizations written to '
+                           f'{osp.abspath(args.show_dir)}')
+
+
+if __name__ == '__main__':
+    main()

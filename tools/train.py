@@ -1,0 +1,275 @@
+# Copyright (c) ferpretrain contributors. Licensed under Apache-2.0.
+"""Train a model from a config, mmpretrain-style.
+
+Usage::
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [auto|PATH]]
+        [--amp] [--auto-scale-lr] [--no-validate] [--trust-checkpoint]
+        [--cfg-options KEY=VALUE ...] [--launcher {none,pytorch,slurm,mpi}]
+
+The arguments are mmpretrain's ``tools/train.py`` ones, plus
+``--trust-checkpoint``. On top of mmpretrain's behaviour this tool
+
+* loads checkpoints safely (``import ferpretrain.utils`` installs the
+  weights-only loader) and trusts the files named on the command line
+  (``--resume PATH``, ``cfg.load_from``) only with ``--trust-checkpoint``;
+* runs distributed on CPU with ``gloo`` when no GPU is present
+  (``bash tools/dist_train.sh CONFIG 2`` on a laptop);
+* never overwrites what a work directory already holds: it refuses to start
+  a fresh run over existing checkpoints (resume instead, or choose another
+  ``--work-dir``), and writes the config dump into the run's timestamped
+  folder when the work directory already has a file of that name.
+"""
+import argparse
+import logging
+import os
+import os.path as osp
+import sys
+
+# Allow running from a source checkout without installing ferpretrain. An
+# installed copy, earlier on sys.path, still wins.
+_REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if _REPO_ROOT not in sys.path:
+    sys.path.append(_REPO_ROOT)
+
+import torch  # noqa: E402
+from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
+from mmengine.logging import print_log  # noqa: E402
+from mmengine.registry import RUNNERS  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+from ferpretrain.utils import (UntrustedCheckpointError,  # noqa: E402
+                               setup_cpu_distributed, trust_checkpoint)
+
+# Files whose presence means a work directory holds a previous run's
+# training state.
+_CHECKPOINT_SUFFIXES = ('.pth', '.pth.tar', '.ckpt')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Train a model')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='resume from the checkpoint PATH; without a value, resume from '
+        'the latest checkpoint in the work directory')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='enable automatic-mixed-precision training (needs a GPU: on CPU '
+        'it is ignored with a warning)')
+    parser.add_argument(
+        '--no-validate',
+        action='store_true',
+        help='do not evaluate checkpoints during training')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the learning rate by the actual total batch size over '
+        '`auto_scale_lr.base_batch_size` of the config')
+    parser.add_argument(
+        '--no-pin-memory',
+        action='store_true',
+        help='disable the pin_memory option of the dataloaders')
+    parser.add_argument(
+        '--no-persistent-workers',
+        action='store_true',
+        help='disable the persistent_workers option of the dataloaders')
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='trust the checkpoints named by --resume PATH or load_from (and '
+        'the one --resume auto picks): load them with weights_only=False. '
+        'This runs any code stored in them; only for files you trust')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override some settings in the used config, the key-value pair '
+        'in xxx=yyy format will be merged into config file. If the value to '
+        'be overwritten is a list, it should be like key="[a,b]" or key=a,b '
+        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
+        'Note that the quotation marks are necessary and that no white space '
+        'is allowed.')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    # torch.distributed.launch passes --local-rank (torch >= 2.0) or
+    # --local_rank; torchrun sets LOCAL_RANK instead.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def merge_args(cfg, args):
+    """Merge command line arguments into the config."""
+    if args.no_validate:
+        cfg.val_cfg = None
+        cfg.val_dataloader = None
+        cfg.val_evaluator = None
+
+    cfg.launcher = args.launcher
+
+    # work_dir priority: CLI > config > ./work_dirs/<config name>
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+
+    if args.amp:
+        if torch.cuda.is_available():
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        else:
+            # mmengine's AmpOptimWrapper asserts a GPU/NPU/MLU/MUSA device
+            # at construction; crashing there helps nobody.
+            print_log(
+                '--amp ignored: mmengine\'s AmpOptimWrapper only runs on '
+                'GPU/NPU/MLU/MUSA devices and none is available; training in '
+                'float32 on CPU.',
+                logger='current',
+                level=logging.WARNING)
+
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+
+    if args.auto_scale_lr:
+        auto_scale_lr = cfg.get('auto_scale_lr', None)
+        if not auto_scale_lr or 'base_batch_size' not in auto_scale_lr:
+            raise SystemExit(
+                '--auto-scale-lr needs `auto_scale_lr = dict('
+                'base_batch_size=N)` in the config: the total batch size the '
+                'learning rate was tuned for.')
+        cfg.auto_scale_lr.enable = True
+
+    # Dataloader defaults: pinned memory only helps copies to a GPU, and
+    # persistent workers need worker processes (torch refuses them with
+    # num_workers=0).
+    def set_default_dataloader_cfg(cfg, field):
+        if cfg.get(field, None) is None:
+            return
+        dataloader_cfg = ConfigDict(
+            pin_memory=torch.cuda.is_available(),
+            persistent_workers=cfg[field].get('num_workers', 0) > 0,
+            collate_fn=dict(type='default_collate'))
+        dataloader_cfg.update(cfg[field])
+        cfg[field] = dataloader_cfg
+        if args.no_pin_memory:
+            cfg[field]['pin_memory'] = False
+        if args.no_persistent_workers:
+            cfg[field]['persistent_workers'] = False
+
+    set_default_dataloader_cfg(cfg, 'train_dataloader')
+    set_default_dataloader_cfg(cfg, 'val_dataloader')
+    set_default_dataloader_cfg(cfg, 'test_dataloader')
+
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    return cfg
+
+
+def existing_checkpoints(work_dir):
+    """Checkpoint files (and ``last_checkpoint``) directly in ``work_dir``."""
+    if not osp.isdir(work_dir):
+        return []
+    return sorted(
+        name for name in os.listdir(work_dir)
+        if name == 'last_checkpoint' or name.endswith(_CHECKPOINT_SUFFIXES))
+
+
+def trust_named_checkpoints(cfg):
+    """Trust the checkpoints this command names (``--trust-checkpoint``).
+
+    Goes through ``FERPRETRAIN_TRUSTED_CHECKPOINTS``, so ``torchrun`` and
+    SLURM children, which run this same code, agree.
+    """
+    paths = []
+    if cfg.get('load_from', None):
+        paths.append(cfg.load_from)
+    elif cfg.get('resume', False):
+        # --resume auto: the file mmengine will pick.
+        from mmengine.runner import find_latest_checkpoint
+        latest = find_latest_checkpoint(cfg.work_dir)
+        if latest:
+            paths.append(latest)
+    for path in paths:
+        real = trust_checkpoint(path)
+        print_log(
+            f'--trust-checkpoint: {real} will be loaded with '
+            'weights_only=False (any code stored in it will run).',
+            logger='current',
+            level=logging.WARNING)
+
+
+class _KeepExistingConfigRunner(Runner):
+    """A Runner whose config dump never replaces an existing file.
+
+    mmengine writes ``<work_dir>/<config name>`` at every start, over the
+    previous run's dump or over the user's own config when it lives there.
+    When that file exists, the dump goes to the run's timestamped log
+    directory instead.
+    """
+
+    def dump_config(self):
+        name = (osp.basename(self.cfg.filename)
+                if self.cfg.filename is not None else f'{self.timestamp}.py')
+        target = osp.join(self.work_dir, name)
+        if osp.exists(target):
+            target = osp.join(self.log_dir, name)
+        self.cfg.dump(target)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+
+    cfg = Config.fromfile(args.config)
+    cfg = merge_args(cfg, args)
+
+    if not cfg.get('resume', False):
+        found = existing_checkpoints(cfg.work_dir)
+        if found:
+            raise SystemExit(
+                f'Refusing to start a new training run in {cfg.work_dir!r}: '
+                f'it already holds {", ".join(found)}, which a fresh run '
+                'would overwrite. Use --resume to continue that run, or '
+                '--work-dir to start elsewhere.')
+
+    if args.trust_checkpoint:
+        trust_named_checkpoints(cfg)
+
+    # Before the Runner: it initialises torch.distributed in its __init__.
+    setup_cpu_distributed(cfg, cfg.launcher)
+
+    if 'runner_type' not in cfg:
+        runner = _KeepExistingConfigRunner.from_cfg(cfg)
+    else:
+        runner = RUNNERS.build(cfg)
+
+    runner.logger.info(
+        f'Work directory (checkpoints): {osp.abspath(runner.work_dir)}; '
+        f'logs of this run: {osp.abspath(runner.log_dir)}')
+    try:
+        runner.train()
+    except UntrustedCheckpointError as error:
+        # The message says what to do; the traceback only hides it.
+        raise SystemExit(f'ERROR: {error}') from None
+    runner.logger.info(
+        f'Done. Checkpoints are in {osp.abspath(runner.work_dir)}, logs in '
+        f'{osp.abspath(runner.log_dir)}')
+
+
+if __name__ == '__main__':
+    main()
