@@ -60,8 +60,11 @@ aligned image is cropped from the processed scene around the face with a
 small residual rotation, shift and scale error, as a face aligner would
 leave, and resized to ``aligned_size``.
 
-A small CNN trained for a few epochs on the default 1400/350 split reaches
-well above chance (about 14 %) without reaching 100 %.
+It is learnable but not trivial: on the default 1400/350 split (seed 0) a
+tiny 8-layer CNN trained from scratch on 112x112 aligned crops for 15 epochs
+on a CPU (about 2 minutes) reached 82 % test accuracy (chance: 14 %), and
+logistic regression on 32x32 grey pixels 53 %. Weak expressions are confused
+with Neutral and Disgust with Anger, as in real data.
 
 Generation is deterministic: the same arguments give byte-identical files
 (for a given OpenCV build), whatever the number of worker processes.
@@ -905,6 +908,35 @@ def _write_sample(job):
     return name
 
 
+def _write_samples(jobs):
+    for job in jobs:
+        _write_sample(job)
+
+
+def _run_in_processes(jobs, workers):
+    """Renders ``jobs`` in ``workers`` processes (every sample has its own
+    seed, so the split does not change the output)."""
+    import multiprocessing as mp
+
+    # Fork where available: nothing is pickled and nothing re-imported, so
+    # the module also works when loaded on its own (see the CLI tool).
+    method = 'fork' if 'fork' in mp.get_all_start_methods() else None
+    ctx = mp.get_context(method)
+    procs = [
+        ctx.Process(target=_write_samples, args=(jobs[i::workers], ))
+        for i in range(workers)
+    ]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join()
+    failed = [p.exitcode for p in procs if p.exitcode != 0]
+    if failed:
+        raise RuntimeError(f'{len(failed)} of {workers} worker processes '
+                           f'failed (exit codes {failed}); see the errors '
+                           'above')
+
+
 def generate_synthetic_rafdb(out_dir: str,
                              num_train: int = 1400,
                              num_test: int = 350,
@@ -991,14 +1023,11 @@ def generate_synthetic_rafdb(out_dir: str,
             jobs.append((root, name, int(label), int(seed), code, i,
                          int(aligned_size), original_size))
 
-    if workers > 1 and len(jobs) > 1:
-        import multiprocessing as mp
-        with mp.get_context().Pool(workers) as pool:
-            for _ in pool.imap_unordered(_write_sample, jobs, chunksize=16):
-                pass
+    workers = max(1, min(int(workers), len(jobs)))
+    if workers > 1:
+        _run_in_processes(jobs, workers)
     else:
-        for job in jobs:
-            _write_sample(job)
+        _write_samples(jobs)
 
     label_file = osp.join(root, LABEL_FILE)
     with open(label_file, 'w', newline='\n') as f:

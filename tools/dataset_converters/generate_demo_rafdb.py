@@ -11,20 +11,41 @@ Example::
     # then point a RAF-DB config's data_root at data/rafdb_demo/basic
 """
 import argparse
+import importlib
+import importlib.util
 import os
 import os.path as osp
 import shutil
 import sys
 import time
 
-try:
-    from ferpretrain.datasets.synthetic_faces import (
-        EXPRESSIONS, generate_synthetic_rafdb)
-except ImportError:  # run from a checkout without installing the package
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-        osp.abspath(__file__)))))
-    from ferpretrain.datasets.synthetic_faces import (
-        EXPRESSIONS, generate_synthetic_rafdb)
+_MODULE = 'ferpretrain.datasets.synthetic_faces'
+_REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def _load_generator():
+    """Imports :mod:`ferpretrain.datasets.synthetic_faces`.
+
+    The generator needs only numpy and OpenCV, while ``import ferpretrain``
+    imports mmpretrain (several seconds). In a checkout the module file is
+    therefore loaded on its own, under its real name so that worker
+    processes and a later ``import ferpretrain`` find the same module;
+    otherwise it is imported from the installed package.
+    """
+    if _MODULE in sys.modules:
+        return sys.modules[_MODULE]
+    path = osp.join(_REPO, *_MODULE.split('.')) + '.py'
+    if not osp.isfile(path):
+        return importlib.import_module(_MODULE)
+    spec = importlib.util.spec_from_file_location(_MODULE, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[_MODULE] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[_MODULE]
+        raise
+    return module
 
 
 def parse_args(argv=None):
@@ -75,8 +96,9 @@ def main(argv=None):
     elif osp.exists(basic) and not osp.isdir(basic):
         sys.exit(f'error: {basic} exists and is not a directory')
 
+    generator = _load_generator()
     start = time.time()
-    summary = generate_synthetic_rafdb(
+    summary = generator.generate_synthetic_rafdb(
         args.out_dir,
         num_train=args.num_train,
         num_test=args.num_test,
@@ -90,7 +112,7 @@ def main(argv=None):
           f'synthetic faces (seed {summary["seed"]}) in {elapsed:.1f}s to '
           f'{summary["root"]}')
     print(f'{"label":>5}  {"expression":<10} {"train":>6} {"test":>6}')
-    for label, name in enumerate(EXPRESSIONS, 1):
+    for label, name in enumerate(generator.EXPRESSIONS, 1):
         print(f'{label:>5}  {name:<10} {counts["train"][name]:>6} '
               f'{counts["test"][name]:>6}')
     print(f'Label file:     {summary["label_file"]}')
