@@ -181,6 +181,14 @@ def merge_args(cfg, args):
 
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    # torch refuses persistent workers without worker processes; a config
+    # asking for both after `--cfg-options ...num_workers=0` means "no
+    # workers", so honour that instead of crashing.
+    for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(field, None)
+        if loader and loader.get('num_workers', 0) == 0 and loader.get(
+                'persistent_workers', False):
+            loader['persistent_workers'] = False
     return cfg
 
 

@@ -49,9 +49,15 @@ class ModelComplexity:
 
     def __str__(self) -> str:
         return (f'input shape: {tuple(self.input_shape)}\n'
-                f'parameters: {self.params_m:.2f} M\n'
-                f'MACs: {self.gmac:.2f} G (fvcore-style, whole model; '
-                f'FLOPs = 2 x MACs = {2 * self.gmac:.2f} G)')
+                f'parameters: {_fmt(self.params_m)} M\n'
+                f'MACs: {_fmt(self.gmac)} G (fvcore-style, whole model; '
+                f'FLOPs = 2 x MACs = {_fmt(2 * self.gmac)} G)')
+
+
+def _fmt(value: float) -> str:
+    # Two decimals for paper-sized figures, three significant digits below 1
+    # so that reduced models do not print as 0.00.
+    return f'{value:.2f}' if value >= 1 else f'{value:.3g}'
 
 
 def get_model_complexity(

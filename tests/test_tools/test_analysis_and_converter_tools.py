@@ -1,0 +1,75 @@
+"""get_flops.py, benchmark.py and the APViT converter, run as a user would."""
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import torch
+from mmengine.config import Config
+
+from ferpretrain.datasets.categories import (APVIT_RAFDB_CATEGORIES,
+                                             RAFDB_CATEGORIES)
+from ferpretrain.registry import MODELS
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DEMO = osp.join(REPO, 'configs', 'apvit', 'demo_cpu.py')
+
+
+def _run(*args):
+    env = dict(os.environ)
+    env['PYTHONPATH'] = REPO + os.pathsep + env.get('PYTHONPATH', '')
+    proc = subprocess.run([sys.executable, *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_get_flops_counts_the_whole_model():
+    out = _run('tools/analysis_tools/get_flops.py',
+               'configs/apvit/raf.py')
+    assert 'input shape: (3, 112, 112)' in out
+    assert 'parameters: 65.21 M' in out
+    assert 'MACs: 12.67 G' in out
+
+
+def test_benchmark_prints_iteration_time_and_throughput():
+    out = _run('tools/analysis_tools/benchmark.py', DEMO, '--iters', '2',
+               '--warmup', '1', '--batch-size', '4', '--test-batch-size',
+               '4')
+    assert 's/iter' in out and 'images/s' in out
+
+
+def test_apvit_converter_cli(tmp_path):
+    cfg = Config.fromfile(DEMO)
+    model = MODELS.build(cfg.model)
+    ours = {k: torch.randn_like(v) if v.is_floating_point() else v
+            for k, v in model.state_dict().items()}
+    to_apvit = [RAFDB_CATEGORIES.index(c) for c in APVIT_RAFDB_CATEGORIES]
+    official = {}
+    for key, value in ours.items():
+        if key.startswith('backbone.'):
+            official['extractor.' + key[len('backbone.'):]] = value
+        elif key.startswith('neck.proj.'):
+            official['vit.projs.0.' + key[len('neck.proj.'):]] = value
+        elif key.startswith('neck.'):
+            official['vit.' + key[len('neck.'):]] = value
+        else:
+            official[key] = value[to_apvit]
+    src = tmp_path / 'APViT_RAF.pth'
+    dst = tmp_path / 'converted.pth'
+    torch.save(dict(state_dict=official, meta=dict(epoch=40)), src)
+    out = _run('tools/model_converters/apvit_to_ferpretrain.py', str(src),
+               str(dst))
+    assert 'Converted' in out
+    converted = torch.load(dst, weights_only=True)
+    assert converted['meta']['dataset_meta']['classes'] == RAFDB_CATEGORIES
+    result = model.load_state_dict(converted['state_dict'], strict=True)
+    assert not result.missing_keys and not result.unexpected_keys
+    assert torch.equal(model.head.fc.weight, ours['head.fc.weight'])
+
+    # It never overwrites an existing output by accident.
+    proc = subprocess.run(
+        [sys.executable, 'tools/model_converters/apvit_to_ferpretrain.py',
+         str(src), str(dst)], cwd=REPO, capture_output=True, text=True,
+        env=dict(os.environ, PYTHONPATH=REPO))
+    assert proc.returncode != 0 and '--overwrite' in proc.stderr
