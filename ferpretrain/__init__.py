@@ -15,7 +15,8 @@ import mmpretrain  # noqa: F401  (asserts its own mmcv/mmengine range)
 from .version import __version__, parse_version_info, version_info
 
 _MMENGINE_MIN = '0.10.7'
-if parse_version_info(mmengine.__version__) < parse_version_info(_MMENGINE_MIN):
+if parse_version_info(mmengine.__version__) < parse_version_info(
+        _MMENGINE_MIN):
     # A warning, not an assert: an assert at import breaks every tool the
     # moment a dependency moves, even for features that would still work.
     warnings.warn(
@@ -23,7 +24,6 @@ if parse_version_info(mmengine.__version__) < parse_version_info(_MMENGINE_MIN):
         f'{mmengine.__version__}. Install the versions in '
         'requirements/runtime.txt if something fails.')
 
-from . import datasets, engine, evaluation, models, utils  # noqa: E402,F401
+from . import datasets, models, utils  # noqa: E402,F401
 
-__all__ = ['__version__', 'version_info', 'datasets', 'engine', 'evaluation',
-           'models', 'utils']
+__all__ = ['__version__', 'version_info', 'datasets', 'models', 'utils']

@@ -36,10 +36,11 @@ from mmengine.dist import is_main_process  # noqa: E402
 from mmengine.evaluator import DumpResults  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
 
 from ferpretrain.utils import (UntrustedCheckpointError,  # noqa: E402
                                setup_cpu_distributed, trust_checkpoint)
+from ferpretrain.utils.runner import (  # noqa: E402
+    KeepExistingConfigRunner, drop_persistent_workers_without_workers)
 
 
 def parse_args(argv=None):
@@ -181,33 +182,7 @@ def merge_args(cfg, args):
 
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
-    # torch refuses persistent workers without worker processes; a config
-    # asking for both after `--cfg-options ...num_workers=0` means "no
-    # workers", so honour that instead of crashing.
-    for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        loader = cfg.get(field, None)
-        if loader and loader.get('num_workers', 0) == 0 and loader.get(
-                'persistent_workers', False):
-            loader['persistent_workers'] = False
-    return cfg
-
-
-class _KeepExistingConfigRunner(Runner):
-    """A Runner whose config dump never replaces an existing file.
-
-    mmengine writes ``<work_dir>/<config name>`` at every start; testing in a
-    training work directory would replace that run's config dump (or the
-    user's own config when it lives there). When the file exists, the dump
-    goes to this run's timestamped log directory instead.
-    """
-
-    def dump_config(self):
-        name = (osp.basename(self.cfg.filename)
-                if self.cfg.filename is not None else f'{self.timestamp}.py')
-        target = osp.join(self.work_dir, name)
-        if osp.exists(target):
-            target = osp.join(self.log_dir, name)
-        self.cfg.dump(target)
+    return drop_persistent_workers_without_workers(cfg)
 
 
 def main(argv=None):
@@ -228,7 +203,7 @@ def main(argv=None):
     setup_cpu_distributed(cfg, cfg.launcher)
 
     if 'runner_type' not in cfg:
-        runner = _KeepExistingConfigRunner.from_cfg(cfg)
+        runner = KeepExistingConfigRunner.from_cfg(cfg)
     else:
         runner = RUNNERS.build(cfg)
 

@@ -3,8 +3,8 @@
 # attentive token pooling in the last blocks -> linear head on CLS), made
 # narrower and shallower, fed FER2013's native 48x48 faces, trained from
 # scratch (no pretrained files). Results and timing: configs/apvit/README.md.
-#   python tools/train.py configs/apvit/fer2013_cpu.py \
-#       --cfg-options train_dataloader.dataset.data_root=../shared/data/fer2013 \
+#   python tools/train.py configs/apvit/fer2013_cpu.py --cfg-options \
+#       train_dataloader.dataset.data_root=../shared/data/fer2013 \
 #       val_dataloader.dataset.data_root=../shared/data/fer2013
 _base_ = ['./fer2013.py']
 

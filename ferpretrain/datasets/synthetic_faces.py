@@ -598,8 +598,9 @@ def _draw_face_canonical(P: _Painter, idn: dict, ex: dict):
     if ex['frown'] > 0.15:
         y0 = brows[0][0][1] + 0.004
         for side in (-1, 1):
-            P.line([(0.5 + side * 0.012, y0), (0.5 + side * 0.009,
-                                                y0 + 0.035)], dark, 0.005,
+            top = (0.5 + side * 0.012, y0)
+            bottom = (0.5 + side * 0.009, y0 + 0.035)
+            P.line([top, bottom], dark, 0.005,
                    alpha=min(0.8, 0.6 * ex['frown']))
 
     # Nose.
@@ -733,9 +734,10 @@ def _draw_background(img: np.ndarray, rng: np.random.Generator):
                        color, thick, cv2.LINE_AA, 4)
         elif kind == 2:
             x1, y1 = rng.uniform(0, w), rng.uniform(0, h)
-            cv2.line(img, (int(x0 * s), int(y0 * s)), (int(x1 * s),
-                                                      int(y1 * s)), color,
-                     int(rng.integers(1, 6)), cv2.LINE_AA, 4)
+            start = (int(x0 * s), int(y0 * s))
+            end = (int(x1 * s), int(y1 * s))
+            cv2.line(img, start, end, color, int(rng.integers(1, 6)),
+                     cv2.LINE_AA, 4)
         elif kind == 3:
             pts = np.array([x0, y0]) + rng.uniform(-size, size, (
                 int(rng.integers(3, 7)), 2))

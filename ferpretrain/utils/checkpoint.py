@@ -502,4 +502,3 @@ def install_safe_checkpoint_loader() -> Callable:
         CheckpointLoader.register_scheme(
             prefixes='', loader=load_from_local, force=True)
     return load_from_local
-

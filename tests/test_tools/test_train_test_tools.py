@@ -200,7 +200,7 @@ def test_test_refuses_malicious_checkpoint(project, trained, tmp_path):
 
 
 def test_test_trusts_foreign_checkpoint_on_request(project, trained,
-                                                  tmp_path):
+                                                   tmp_path):
     root, config = project
     foreign = _checkpoint_with(trained, tmp_path, 'foreign.pth',
                                fractions.Fraction(1, 3))

@@ -9,7 +9,8 @@ ferpretrain's names, head rows permuted to ferpretrain's RAF-DB order
 (Surprise, Fear, Disgust, Happiness, Sadness, Anger, Neutral), and
 ``meta.dataset_meta.classes``, so it loads with ``configs/apvit/raf.py``:
 
-    python tools/test.py configs/apvit/raf.py checkpoints/apvit_rafdb_converted.pth
+    python tools/test.py configs/apvit/raf.py \
+        checkpoints/apvit_rafdb_converted.pth
 
 Note: APViT was trained on its own MTCNN re-aligned RAF-DB faces
 (``Image/aligned_224``); on the official ``Image/aligned`` faces its
