@@ -24,6 +24,8 @@ if parse_version_info(mmengine.__version__) < parse_version_info(
         f'{mmengine.__version__}. Install the versions in '
         'requirements/runtime.txt if something fails.')
 
-from . import datasets, models, utils  # noqa: E402,F401
+from . import datasets, evaluation, models, utils  # noqa: E402,F401
 
-__all__ = ['__version__', 'version_info', 'datasets', 'models', 'utils']
+__all__ = [
+    '__version__', 'version_info', 'datasets', 'evaluation', 'models', 'utils'
+]

@@ -81,7 +81,7 @@ def main():
         print(f'Top-1 accuracy on the {args.num_test} synthetic test faces: '
               f'{metrics["accuracy/top1"]:.2f} % (chance: 14.29 %); '
               f'mean class accuracy: '
-              f'{metrics.get("single-label/recall", float("nan")):.2f} %')
+              f'{metrics.get("fer/mean_class_accuracy", float("nan")):.2f} %')
         with open(osp.join(REPO, metrics_file), 'w') as f:
             json.dump(metrics, f, indent=2)
     print('=' * 64)

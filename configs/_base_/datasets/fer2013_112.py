@@ -71,7 +71,8 @@ val_dataloader = dict(
 )
 val_evaluator = [
     dict(type='Accuracy', topk=(1, )),
-    dict(type='SingleLabelMetric', items=('recall', ), average='macro'),
+    # Mean class accuracy, per-class accuracy and the confusion matrix.
+    dict(type='FERMetric'),
 ]
 
 test_dataloader = dict(
