@@ -1,19 +1,34 @@
+from .affectnet import AFFECTNET_CATEGORIES, AFFECTNET_CODES, AffectNet
 from .base_fer import (BaseFERDataset, FERAnnotationError, FERSampleError,
                        ann_source, check_images_exist, require_dir,
                        require_file)
 from .categories import (APVIT_RAFDB_CATEGORIES, FER2013_CATEGORIES,
                          RAFDB_CATEGORIES, label_permutation)
+from .ckplus import CKPLUS_CATEGORIES, CKPlus
 from .fer2013 import FER2013
+from .fer_folder import FERFolder
+from .ferplus import FERPLUS_CATEGORIES, FERPLUS_LABEL_MODES, FERPlus
+from .jaffe import JAFFE, JAFFE_CATEGORIES
 from .rafdb import RAFDB
+from .samplers import ClassBalancedSampler
+from .sfew import CAERS, CAERS_CATEGORIES, SFEW, SFEW_CATEGORIES
+from .subject_split import (leave_one_subject_out, subject_folds,
+                            subject_kfold)
 from .synthetic_faces import (EXPRESSIONS, draw_face,
                               generate_synthetic_rafdb)
 from .transforms import *  # noqa: F401,F403
-from .transforms import FERRandomRotate, LoadFERImage
+from .transforms import CropFaceBox, FERRandomRotate, LoadFERImage
 
 __all__ = [
     'BaseFERDataset', 'FERAnnotationError', 'FERSampleError', 'ann_source',
     'check_images_exist', 'require_dir', 'require_file', 'RAFDB_CATEGORIES',
     'APVIT_RAFDB_CATEGORIES', 'FER2013_CATEGORIES', 'label_permutation',
-    'RAFDB', 'FER2013', 'LoadFERImage', 'FERRandomRotate', 'EXPRESSIONS',
+    'RAFDB', 'FER2013', 'FERPlus', 'FERPLUS_CATEGORIES',
+    'FERPLUS_LABEL_MODES', 'AffectNet', 'AFFECTNET_CATEGORIES',
+    'AFFECTNET_CODES', 'CKPlus', 'CKPLUS_CATEGORIES', 'JAFFE',
+    'JAFFE_CATEGORIES', 'SFEW', 'SFEW_CATEGORIES', 'CAERS',
+    'CAERS_CATEGORIES', 'FERFolder', 'ClassBalancedSampler',
+    'subject_folds', 'subject_kfold', 'leave_one_subject_out',
+    'LoadFERImage', 'FERRandomRotate', 'CropFaceBox', 'EXPRESSIONS',
     'draw_face', 'generate_synthetic_rafdb'
 ]
