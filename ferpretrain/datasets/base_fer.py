@@ -226,3 +226,13 @@ class BaseFERDataset(BaseDataset):
     def _empty_split_error(self, source: str, found: str) -> ValueError:
         return ValueError(f'{type(self).__name__}: no sample of split '
                           f'{self.split!r} in {source} ({found}).')
+
+
+# Files that operating systems drop into folders; skipped like hidden files
+# by every folder-based dataset, and never reported as stray files.
+OS_JUNK_FILES = ('thumbs.db', 'desktop.ini')
+
+
+def is_os_junk(name: str) -> bool:
+    """True for hidden files and OS clutter (Thumbs.db, desktop.ini)."""
+    return name.startswith('.') or name.lower() in OS_JUNK_FILES

@@ -6,7 +6,8 @@ import re
 from typing import List, Optional
 
 from ferpretrain.registry import DATASETS
-from .base_fer import BaseFERDataset, annotation_error, require_dir
+from .base_fer import (BaseFERDataset, annotation_error, is_os_junk,
+                       require_dir)
 from .subject_split import subject_kfold
 
 #: CK+ emotion codes 1..7 -> index 0..6 (code 0, neutral, never labels a
@@ -15,7 +16,6 @@ CKPLUS_CATEGORIES = ('anger', 'contempt', 'disgust', 'fear', 'happy',
                      'sadness', 'surprise')
 _NEUTRAL = 'neutral'
 _IMG_EXTS = ('.png', '.jpg', '.jpeg', '.bmp')
-_OS_JUNK = ('thumbs.db', 'desktop.ini')
 _SUBJECT = re.compile(r'^S\d+$')
 _SEQUENCE = re.compile(r'^\d+$')
 # CK+48 and official frame names: S010_004_00000017.png
@@ -27,12 +27,8 @@ _LAYOUT_HELP = (
     f"S010_004_00000017.png, classes {' '.join(CKPLUS_CATEGORIES)})")
 
 
-def _is_junk(name: str) -> bool:
-    return name.startswith('.') or name.lower() in _OS_JUNK
-
-
 def _sorted_dirs(path: str) -> List[os.DirEntry]:
-    return sorted((e for e in os.scandir(path) if not _is_junk(e.name)),
+    return sorted((e for e in os.scandir(path) if not is_os_junk(e.name)),
                   key=lambda e: e.name)
 
 
@@ -269,7 +265,7 @@ class CKPlus(BaseFERDataset):
                         'missing')
                 frames = sorted(
                     e.path for e in os.scandir(frame_dir)
-                    if e.is_file() and not _is_junk(e.name)
+                    if e.is_file() and not is_os_junk(e.name)
                     and e.name.lower().endswith(_IMG_EXTS))
                 if len(frames) < needed:
                     raise annotation_error(

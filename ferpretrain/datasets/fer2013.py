@@ -11,7 +11,7 @@ from mmengine.logging import MMLogger
 
 from ferpretrain.registry import DATASETS
 from .base_fer import (BaseFERDataset, _suggest_subfolder, ann_source,
-                       annotation_error, require_dir)
+                       annotation_error, is_os_junk, require_dir)
 from .categories import FER2013_CATEGORIES
 
 _IMG_SIZE = 48
@@ -41,17 +41,12 @@ _FOLDER_SPLITS = ('train', 'test')
 _FOLDER_FILE = re.compile(
     r'^(Training|PublicTest|PrivateTest)_(\d+)\.(?i:jpe?g|png|bmp)$')
 # Files that operating systems drop into folders; never samples.
-_OS_JUNK = ('thumbs.db', 'desktop.ini')
 _LAYOUT_HELP = (
     "FER2013 is read from either 'fer2013.csv' (columns emotion,pixels,"
     "Usage; also 'icml_face_data.csv') or the folder layout "
     '<data_root>/train/<class>/Training_<n>.jpg and <data_root>/test/'
     '<class>/{PublicTest,PrivateTest}_<n>.jpg with class folders '
     f"{' '.join(sorted(_FOLDER_CLASSES))}")
-
-
-def _is_junk(name: str) -> bool:
-    return name.startswith('.') or name.lower() in _OS_JUNK
 
 
 @DATASETS.register_module()
@@ -337,7 +332,7 @@ class FER2013(BaseFERDataset):
                 continue
             # one scandir pass a folder: 28k files load in well under 1 s
             for cls_entry in os.scandir(top_dir):
-                if _is_junk(cls_entry.name):
+                if is_os_junk(cls_entry.name):
                     continue
                 if not cls_entry.is_dir():
                     raise annotation_error(
@@ -351,7 +346,7 @@ class FER2013(BaseFERDataset):
                         f"expected {' '.join(sorted(_FOLDER_CLASSES))}")
                 for entry in os.scandir(cls_entry.path):
                     name = entry.name
-                    if _is_junk(name):
+                    if is_os_junk(name):
                         continue
                     match = _FOLDER_FILE.match(name)
                     if match is None or not entry.is_file():

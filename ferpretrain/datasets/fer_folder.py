@@ -5,16 +5,10 @@ from typing import Dict, List, Sequence, Union
 
 from ferpretrain.registry import DATASETS
 from .base_fer import (BaseFERDataset, _MAX_LISTED, annotation_error,
-                       require_dir)
+                       is_os_junk, require_dir)
 
 #: Image file extensions FERFolder reads (compared case-insensitively).
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
-# Files that operating systems drop into folders; skipped like hidden files.
-_IGNORED_FILES = ('thumbs.db', 'desktop.ini')
-
-
-def _ignored(name: str) -> bool:
-    return name.startswith('.') or name.lower() in _IGNORED_FILES
 
 
 @DATASETS.register_module()
@@ -123,7 +117,7 @@ class FERFolder(BaseFERDataset):
             'set data_root to the folder holding the split folders')
         self.SPLITS = tuple(
             sorted(e.name for e in os.scandir(data_root)
-                   if e.is_dir() and not _ignored(e.name)))
+                   if e.is_dir() and not is_os_junk(e.name)))
         if not self.SPLITS:
             raise FileNotFoundError(
                 f'FERFolder: no split folder in {data_root}. Expected '
@@ -194,7 +188,7 @@ class FERFolder(BaseFERDataset):
         unknown, stray = [], []
         by_key = {}
         for entry in sorted(os.scandir(split_dir), key=lambda e: e.name):
-            if _ignored(entry.name):
+            if is_os_junk(entry.name):
                 continue
             if not entry.is_dir():
                 stray.append(entry.path)
@@ -237,12 +231,12 @@ class FERFolder(BaseFERDataset):
             for folder in folders[label]:
                 for root, dirs, files in os.walk(
                         osp.join(split_dir, folder)):
-                    dirs[:] = sorted(d for d in dirs if not _ignored(d))
+                    dirs[:] = sorted(d for d in dirs if not is_os_junk(d))
                     if dirs:
                         bad.extend(osp.join(root, d) for d in dirs)
                         dirs[:] = []
                     for name in sorted(files):
-                        if _ignored(name):
+                        if is_os_junk(name):
                             continue
                         path = osp.join(root, name)
                         if osp.splitext(name)[1].lower() not in \

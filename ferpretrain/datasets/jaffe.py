@@ -4,7 +4,8 @@ import re
 from typing import List, Optional
 
 from ferpretrain.registry import DATASETS
-from .base_fer import BaseFERDataset, annotation_error, require_dir
+from .base_fer import (BaseFERDataset, annotation_error, is_os_junk,
+                       require_dir)
 from .subject_split import leave_one_subject_out, subject_kfold
 
 #: Expression codes in file names, in label order (alphabetical by code).
@@ -14,14 +15,11 @@ JAFFE_CATEGORIES = ('Anger', 'Disgust', 'Fear', 'Happiness', 'Neutral',
                     'Sadness', 'Surprise')
 # KA.AN1.39.tiff: subject, expression code + take, running id
 _NAME = re.compile(r'^([A-Za-z]{2})\.([A-Za-z]{2})(\d+)\.(\d+)\.(?i:tiff?)$')
-_OS_JUNK = ('thumbs.db', 'desktop.ini')
 _PROTOCOLS = (None, 'loso', 'kfold')
 
 
 def _is_ignored(name: str) -> bool:
-    low = name.lower()
-    return name.startswith('.') or low in _OS_JUNK or low.startswith(
-        'readme')
+    return is_os_junk(name) or name.lower().startswith('readme')
 
 
 @DATASETS.register_module()

@@ -4,18 +4,14 @@ import os.path as osp
 from typing import Dict, List
 
 from ferpretrain.registry import DATASETS
-from .base_fer import BaseFERDataset, annotation_error, require_dir
+from .base_fer import (BaseFERDataset, annotation_error, is_os_junk,
+                       require_dir)
 
 SFEW_CATEGORIES = ('Angry', 'Disgust', 'Fear', 'Happy', 'Neutral', 'Sad',
                    'Surprise')
 CAERS_CATEGORIES = ('Anger', 'Disgust', 'Fear', 'Happy', 'Neutral', 'Sad',
                     'Surprise')
 _IMG_EXTS = ('.png', '.jpg', '.jpeg', '.bmp')
-_OS_JUNK = ('thumbs.db', 'desktop.ini')
-
-
-def _is_junk(name: str) -> bool:
-    return name.startswith('.') or name.lower() in _OS_JUNK
 
 
 class _ClassFolderDataset(BaseFERDataset):
@@ -62,7 +58,7 @@ class _ClassFolderDataset(BaseFERDataset):
         by_name = {c.lower(): i for i, c in enumerate(self.CLASSES)}
         samples = []
         for cls in sorted(os.scandir(split_dir), key=lambda e: e.name):
-            if _is_junk(cls.name):
+            if is_os_junk(cls.name):
                 continue
             if not cls.is_dir():
                 raise annotation_error(
@@ -74,7 +70,7 @@ class _ClassFolderDataset(BaseFERDataset):
                     cls.path, f'unknown class folder {cls.name!r}',
                     f"expected {' '.join(self.CLASSES)} (any case)")
             for entry in sorted(os.scandir(cls.path), key=lambda e: e.name):
-                if _is_junk(entry.name):
+                if is_os_junk(entry.name):
                     continue
                 if not entry.is_file() or not entry.name.lower().endswith(
                         _IMG_EXTS):
