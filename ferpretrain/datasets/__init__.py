@@ -1,17 +1,21 @@
-from .affectnet import AFFECTNET_CATEGORIES, AFFECTNET_CODES, AffectNet
+from .affectnet import AffectNet
 from .base_fer import (BaseFERDataset, FERAnnotationError, FERSampleError,
                        ann_source, check_images_exist, require_dir,
                        require_file)
-from .categories import (APVIT_RAFDB_CATEGORIES, FER2013_CATEGORIES,
-                         RAFDB_CATEGORIES, label_permutation)
-from .ckplus import CKPLUS_CATEGORIES, CKPlus
+from .categories import (AFFECTNET_CATEGORIES, AFFECTNET_CODES,
+                         APVIT_RAFDB_CATEGORIES, CAERS_CATEGORIES,
+                         CKPLUS_CATEGORIES, FER2013_CATEGORIES,
+                         FERPLUS_CATEGORIES, JAFFE_CATEGORIES,
+                         RAFDB_CATEGORIES, SFEW_CATEGORIES,
+                         label_permutation)
+from .ckplus import CKPlus
 from .fer2013 import FER2013
 from .fer_folder import FERFolder
-from .ferplus import FERPLUS_CATEGORIES, FERPLUS_LABEL_MODES, FERPlus
-from .jaffe import JAFFE, JAFFE_CATEGORIES
+from .ferplus import FERPLUS_LABEL_MODES, FERPlus
+from .jaffe import JAFFE
 from .rafdb import RAFDB
 from .samplers import ClassBalancedSampler
-from .sfew import CAERS, CAERS_CATEGORIES, SFEW, SFEW_CATEGORIES
+from .sfew import CAERS, SFEW
 from .subject_split import (leave_one_subject_out, subject_folds,
                             subject_kfold)
 from .synthetic_faces import (EXPRESSIONS, draw_face,

@@ -9,13 +9,8 @@ from mmengine.logging import MMLogger
 from ferpretrain.registry import DATASETS
 from .base_fer import (BaseFERDataset, annotation_error, ann_source,
                        check_images_exist, require_dir, require_file)
+from .categories import AFFECTNET_CATEGORIES, AFFECTNET_CODES
 
-#: The names of the csv ``expression`` codes 0..10.
-AFFECTNET_CODES = ('Neutral', 'Happy', 'Sad', 'Surprise', 'Fear', 'Disgust',
-                   'Anger', 'Contempt', 'None', 'Uncertain', 'No-Face')
-#: The 8 expression classes (codes 0..7 = ``gt_label`` 0..7); the 7-class
-#: protocol uses the first 7 (no Contempt).
-AFFECTNET_CATEGORIES = AFFECTNET_CODES[:8]
 
 _HEADER = ('subDirectory_filePath', 'face_x', 'face_y', 'face_width',
            'face_height', 'facial_landmarks', 'expression', 'valence',

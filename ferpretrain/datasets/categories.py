@@ -24,6 +24,37 @@ FER2013_CATEGORIES = ('Angry', 'Disgust', 'Fear', 'Happy', 'Sad', 'Surprise',
                       'Neutral')
 
 
+#: FERPlus (Barsoum et al. 2016): the 8 emotions in the order of the vote
+#: columns of ``label.csv`` (unknown and not-a-face are not classes).
+FERPLUS_CATEGORIES = ('Neutral', 'Happiness', 'Surprise', 'Sadness', 'Anger',
+                      'Disgust', 'Fear', 'Contempt')
+
+#: AffectNet expression codes 0..10 as annotated; codes 8..10 (None,
+#: Uncertain, No-Face) are never classes.
+AFFECTNET_CODES = ('Neutral', 'Happy', 'Sad', 'Surprise', 'Fear', 'Disgust',
+                   'Anger', 'Contempt', 'None', 'Uncertain', 'No-Face')
+#: The 8 AffectNet classes (codes 0..7); the 7-class protocol drops Contempt.
+AFFECTNET_CATEGORIES = AFFECTNET_CODES[:8]
+
+#: CK+ emotion codes 1..7 (code 0, neutral, labels no peak frame); the CK+48
+#: folder names.
+CKPLUS_CATEGORIES = ('anger', 'contempt', 'disgust', 'fear', 'happy',
+                     'sadness', 'surprise')
+
+#: JAFFE expression codes in file names, in label order (alphabetical).
+JAFFE_CODES = ('AN', 'DI', 'FE', 'HA', 'NE', 'SA', 'SU')
+#: JAFFE class names, index = position of the code in :data:`JAFFE_CODES`.
+JAFFE_CATEGORIES = ('Anger', 'Disgust', 'Fear', 'Happiness', 'Neutral',
+                    'Sadness', 'Surprise')
+
+#: SFEW 2.0 class folders (EmotiW).
+SFEW_CATEGORIES = ('Angry', 'Disgust', 'Fear', 'Happy', 'Neutral', 'Sad',
+                   'Surprise')
+#: CAER-S class folders.
+CAERS_CATEGORIES = ('Anger', 'Disgust', 'Fear', 'Happy', 'Neutral', 'Sad',
+                    'Surprise')
+
+
 def label_permutation(src_classes: Sequence[str],
                       dst_classes: Sequence[str]) -> List[int]:
     """Index map that re-orders per-class rows from one label order to

@@ -8,12 +8,9 @@ from typing import List, Optional
 from ferpretrain.registry import DATASETS
 from .base_fer import (BaseFERDataset, annotation_error, is_os_junk,
                        require_dir)
+from .categories import CKPLUS_CATEGORIES
 from .subject_split import subject_kfold
 
-#: CK+ emotion codes 1..7 -> index 0..6 (code 0, neutral, never labels a
-#: peak; with ``with_neutral=True`` 'neutral' is appended as index 7).
-CKPLUS_CATEGORIES = ('anger', 'contempt', 'disgust', 'fear', 'happy',
-                     'sadness', 'surprise')
 _NEUTRAL = 'neutral'
 _IMG_EXTS = ('.png', '.jpg', '.jpeg', '.bmp')
 _SUBJECT = re.compile(r'^S\d+$')

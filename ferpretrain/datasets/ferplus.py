@@ -10,10 +10,8 @@ from ferpretrain.registry import DATASETS
 from .base_fer import (BaseFERDataset, FERSampleError, annotation_error,
                        ann_source, check_images_exist, require_dir,
                        require_file)
+from .categories import FERPLUS_CATEGORIES
 
-#: The 8 emotion classes, in the order of the vote columns.
-FERPLUS_CATEGORIES = ('Neutral', 'Happiness', 'Surprise', 'Sadness', 'Anger',
-                      'Disgust', 'Fear', 'Contempt')
 #: The 10 vote columns of ``label.csv`` (after the name and the face box).
 FERPLUS_VOTE_COLUMNS = ('neutral', 'happiness', 'surprise', 'sadness',
                         'anger', 'disgust', 'fear', 'contempt', 'unknown',

@@ -6,13 +6,9 @@ from typing import List, Optional
 from ferpretrain.registry import DATASETS
 from .base_fer import (BaseFERDataset, annotation_error, is_os_junk,
                        require_dir)
+from .categories import JAFFE_CATEGORIES, JAFFE_CODES
 from .subject_split import leave_one_subject_out, subject_kfold
 
-#: Expression codes in file names, in label order (alphabetical by code).
-JAFFE_CODES = ('AN', 'DI', 'FE', 'HA', 'NE', 'SA', 'SU')
-#: Class names, index = position of the code in :data:`JAFFE_CODES`.
-JAFFE_CATEGORIES = ('Anger', 'Disgust', 'Fear', 'Happiness', 'Neutral',
-                    'Sadness', 'Surprise')
 # KA.AN1.39.tiff: subject, expression code + take, running id
 _NAME = re.compile(r'^([A-Za-z]{2})\.([A-Za-z]{2})(\d+)\.(\d+)\.(?i:tiff?)$')
 _PROTOCOLS = (None, 'loso', 'kfold')

@@ -6,11 +6,8 @@ from typing import Dict, List
 from ferpretrain.registry import DATASETS
 from .base_fer import (BaseFERDataset, annotation_error, is_os_junk,
                        require_dir)
+from .categories import CAERS_CATEGORIES, SFEW_CATEGORIES
 
-SFEW_CATEGORIES = ('Angry', 'Disgust', 'Fear', 'Happy', 'Neutral', 'Sad',
-                   'Surprise')
-CAERS_CATEGORIES = ('Anger', 'Disgust', 'Fear', 'Happy', 'Neutral', 'Sad',
-                    'Surprise')
 _IMG_EXTS = ('.png', '.jpg', '.jpeg', '.bmp')
 
 
