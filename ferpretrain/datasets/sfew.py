@@ -1,100 +1,51 @@
 """SFEW 2.0 and CAER-S: ``<split>/<Class>/<image>`` folder datasets."""
 import os
 import os.path as osp
-from typing import Dict, List
+from typing import Dict
 
 from ferpretrain.registry import DATASETS
-from .base_fer import (BaseFERDataset, annotation_error, is_os_junk,
-                       require_dir)
+from .base_fer import require_dir
 from .categories import CAERS_CATEGORIES, SFEW_CATEGORIES
+from .fer_folder import FERFolder
 
-_IMG_EXTS = ('.png', '.jpg', '.jpeg', '.bmp')
 
+class _FixedClassFolder(FERFolder):
+    """A :class:`FERFolder` with the release's own classes and split folders.
 
-class _ClassFolderDataset(BaseFERDataset):
-    """``<data_root>/<split folder>/<Class>/<image>``, classes by name.
-
-    Subclasses set ``METAINFO``, ``SPLITS`` and ``SPLIT_DIRS`` (split ->
-    folder name). Folder names match class and split names
-    case-insensitively; the label is the index of the class in
-    ``METAINFO['classes']``, never the folder's sorted position. Hidden
-    files, ``Thumbs.db`` and ``desktop.ini`` are ignored; unknown folders,
-    non-image files and an empty split raise errors naming them. Data infos
-    carry ``img_path``, ``gt_label`` and ``ann_source`` (the image path),
-    sorted by class then file name.
+    Subclasses set ``METAINFO`` and ``SPLIT_DIRS`` (split -> folder name,
+    matched case-insensitively). Everything else, the class-by-name mapping
+    and every error, is :class:`FERFolder`'s.
     """
 
     SPLIT_DIRS: Dict[str, str] = {}
 
     def __init__(self, data_root: str, split: str = 'train', **kwargs):
-        super().__init__(
-            data_root=data_root, split=split, ann_file='', **kwargs)
-
-    def _split_dir(self) -> str:
         name = type(self).__name__
-        want = self.SPLIT_DIRS[self.split]
+        if split not in self.SPLIT_DIRS:
+            raise ValueError(f'{name}: split must be one of '
+                             f'{tuple(self.SPLIT_DIRS)}, got {split!r}.')
+        want = self.SPLIT_DIRS[split]
         layout = (f"<data_root>/{want}/<Class>/*.png with classes "
-                  f"{' '.join(self.CLASSES)}")
-        require_dir(self.data_root, f'{name} data_root', layout,
-                    'set data_root to the folder holding ' +
-                    ' and '.join(f'{d}/' for d in self.SPLIT_DIRS.values()))
-        path = osp.join(self.data_root, want)
-        if not osp.isdir(path):
-            for entry in os.scandir(self.data_root):
-                if entry.is_dir() and entry.name.lower() == want.lower():
-                    return entry.path
-        return require_dir(
-            path, f'{name} {self.split} folder', layout,
-            'set data_root to the folder holding ' +
-            ' and '.join(f'{d}/' for d in self.SPLIT_DIRS.values()),
-            self.data_root, want)
-
-    def load_data_list(self) -> List[dict]:
-        """Scan ``<split folder>/<Class>/`` and label by class name."""
-        split_dir = self._split_dir()
-        by_name = {c.lower(): i for i, c in enumerate(self.CLASSES)}
-        samples = []
-        for cls in sorted(os.scandir(split_dir), key=lambda e: e.name):
-            if is_os_junk(cls.name):
-                continue
-            if not cls.is_dir():
-                raise annotation_error(
-                    cls.path, 'unexpected file',
-                    f'images belong in {split_dir}/<Class>/')
-            label = by_name.get(cls.name.lower())
-            if label is None:
-                raise annotation_error(
-                    cls.path, f'unknown class folder {cls.name!r}',
-                    f"expected {' '.join(self.CLASSES)} (any case)")
-            for entry in sorted(os.scandir(cls.path), key=lambda e: e.name):
-                if is_os_junk(entry.name):
-                    continue
-                if not entry.is_file() or not entry.name.lower().endswith(
-                        _IMG_EXTS):
-                    raise annotation_error(
-                        entry.path, 'not an image file',
-                        f"expected {'/'.join(_IMG_EXTS)} files")
-                samples.append((label, entry.name, entry.path))
-        if not samples:
-            raise self._empty_split_error(f'{split_dir}/<Class>/',
-                                          'no image file')
-        samples.sort()
-        return [
-            dict(img_path=path, gt_label=label, ann_source=path)
-            for label, _, path in samples
-        ]
-
-    def extra_repr(self) -> List[str]:
-        """The extra repr information of the dataset."""
-        return [
-            f'Root of dataset: \t{self.data_root}',
-            f'Split: \t{self.split} ({self.SPLIT_DIRS[self.split]}/'
-            '<Class>/)'
-        ]
+                  f"{' '.join(self.METAINFO['classes'])}")
+        hint = ('set data_root to the folder holding ' +
+                ' and '.join(f'{d}/' for d in self.SPLIT_DIRS.values()))
+        require_dir(data_root, f'{name} data_root', layout, hint)
+        folder = next((e.name for e in os.scandir(data_root)
+                       if e.is_dir() and e.name.lower() == want.lower()),
+                      None)
+        if folder is None:
+            require_dir(
+                osp.join(data_root, want), f'{name} {split} folder', layout,
+                hint, data_root, want)
+        super().__init__(
+            data_root=data_root,
+            classes=self.METAINFO['classes'],
+            split=folder,
+            **kwargs)
 
 
 @DATASETS.register_module()
-class SFEW(_ClassFolderDataset):
+class SFEW(_FixedClassFolder):
     """SFEW 2.0 (Static Facial Expressions in the Wild), 7 classes.
 
     `SFEW 2.0 <https://users.cecs.anu.edu.au/~few_group/AFEW.html>`_
@@ -121,11 +72,11 @@ class SFEW(_ClassFolderDataset):
     Args:
         data_root (str): The folder holding ``Train/`` and ``Val/``.
         split (str): ``'train'`` or ``'val'``. Defaults to ``'train'``.
-        **kwargs: Other arguments of :class:`BaseFERDataset`.
+        **kwargs: Other arguments of :class:`FERFolder` (pipeline,
+            test_mode, ...).
     """
 
     METAINFO = {'classes': SFEW_CATEGORIES}
-    SPLITS = ('train', 'val')
     SPLIT_DIRS = {'train': 'Train', 'val': 'Val'}
 
     def __init__(self, data_root: str, split: str = 'train', **kwargs):
@@ -138,7 +89,7 @@ class SFEW(_ClassFolderDataset):
 
 
 @DATASETS.register_module()
-class CAERS(_ClassFolderDataset):
+class CAERS(_FixedClassFolder):
     """CAER-S (static Context-Aware Emotion Recognition), 7 classes.
 
     `CAER-S <https://caer-dataset.github.io/>`_ (Lee et al., ICCV 2019),
@@ -162,9 +113,9 @@ class CAERS(_ClassFolderDataset):
     Args:
         data_root (str): The folder holding ``train/`` and ``test/``.
         split (str): ``'train'`` or ``'test'``. Defaults to ``'train'``.
-        **kwargs: Other arguments of :class:`BaseFERDataset`.
+        **kwargs: Other arguments of :class:`FERFolder` (pipeline,
+            test_mode, ...).
     """
 
     METAINFO = {'classes': CAERS_CATEGORIES}
-    SPLITS = ('train', 'test')
     SPLIT_DIRS = {'train': 'train', 'test': 'test'}

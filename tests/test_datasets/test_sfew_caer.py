@@ -87,9 +87,14 @@ def test_errors(tmp_path, sfew_root):
     assert len(SFEW(sfew_root, split='val')) == 14
     # empty split
     empty = tmp_path / 'empty'
-    os.makedirs(empty / 'train' / 'Anger')
+    for cls in CAERS_CATEGORIES:
+        os.makedirs(empty / 'train' / cls)
     os.makedirs(empty / 'test')
     with pytest.raises(ValueError, match='train'):
+        CAERS(str(empty))
+    # a class without its folder is named
+    os.rmdir(empty / 'train' / 'Fear')
+    with pytest.raises(FileNotFoundError, match='Fear'):
         CAERS(str(empty))
     with pytest.raises(FileNotFoundError, match='Val'):
         SFEW(str(empty), split='val')
