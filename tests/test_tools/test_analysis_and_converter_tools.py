@@ -39,6 +39,20 @@ def test_benchmark_prints_iteration_time_and_throughput():
     assert 's/iter' in out and 'images/s' in out
 
 
+def test_benchmark_with_real_batches(tmp_path):
+    from ferpretrain.datasets import generate_synthetic_rafdb
+    generate_synthetic_rafdb(str(tmp_path), num_train=14, num_test=7)
+    root = str(tmp_path / 'basic')
+    out = _run('tools/analysis_tools/benchmark.py', DEMO, '--with-data',
+               '--iters', '1', '--warmup', '1', '--batch-size', '4',
+               '--test-batch-size', '4', '--cfg-options',
+               f'train_dataloader.dataset.dataset.data_root={root}',
+               f'test_dataloader.dataset.data_root={root}',
+               'train_dataloader.num_workers=0',
+               'test_dataloader.num_workers=0')
+    assert 'real batches from the dataloaders' in out
+
+
 def test_apvit_converter_cli(tmp_path):
     cfg = Config.fromfile(DEMO)
     model = MODELS.build(cfg.model)

@@ -88,10 +88,14 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
     from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import init_default_scope
     from mmpretrain.apis import get_model
 
     from ferpretrain.analysis import infer_input_size
 
+    # The dataloaders are built outside a Runner: their type names resolve in
+    # the config's scope (mmpretrain's, where ferpretrain registers).
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     sync = torch.cuda.synchronize if device.startswith('cuda') else (
         lambda: None)
