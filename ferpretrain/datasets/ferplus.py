@@ -200,9 +200,9 @@ class FERPlus(BaseFERDataset):
     ``test_mode=True`` gives the majority counts in every mode. The
     plain-argmax row (argmax of the 10 raw counts, first on ties, kept when
     it is an emotion; the same with votes <= 1 removed first) is for
-    comparison with papers only and is not implemented as a mode; other
-    sources quote 28,389 / 3,553 / 3,546 for "argmax", which no simple
-    variant reproduces on these files.
+    comparison with papers only and is not implemented as a mode. The
+    28,389 / 3,553 / 3,546 sometimes quoted for "argmax" come from the
+    newer ``fer2013new.csv`` label version, not from these files.
 
     Every listed image must exist (unless ``check_images=False``);
     malformed rows (wrong column count, empty name, non-integer or negative
