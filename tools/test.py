@@ -10,11 +10,35 @@ Usage::
         [--launcher {none,pytorch,slurm,mpi}]
 
 The arguments are mmpretrain's ``tools/test.py`` ones, plus
-``--trust-checkpoint``. The checkpoint is loaded with torch's weights-only
+``--trust-checkpoint`` and the cross-dataset options below. The checkpoint
+is loaded with torch's weights-only
 unpickler and a small allow-list (``import ferpretrain.utils`` installs it
 into mmengine); a file that carries other Python objects is refused with a
 message that says how to trust it. ``--out`` dumps the predictions (mmengine's
-``DumpResults``) or, with ``--out-item metrics``, the metrics.
+``DumpResults``) or, with ``--out-item metrics``, the metrics (overall, mean
+class and per-class accuracy, the confusion matrix with its class names) as
+JSON, YAML or pickle by the file's extension.
+
+Classes are matched by name. When the model's class names are known (the
+checkpoint's ``meta.dataset_meta.classes``, which every ferpretrain
+checkpoint and converted release carries, or ``--model-classes``), the scores
+are re-ordered into the test set's classes (``CrossDatasetEvaluator``), so a
+model trained on one dataset is evaluated on another whose classes are a
+permutation or a subset::
+
+    # FER2013 model on JAFFE (same 7 expressions, other order and spelling)
+    python tools/test.py configs/apvit/fer2013.py fer2013.pth \
+        --test-data configs/_base_/datasets/jaffe_all_112.py \
+        --cfg-options test_dataloader.dataset.data_root=data/jaffe_aligned
+
+``--test-data FILE`` takes ``test_dataloader`` (and ``test_evaluator``) from
+a dataset config; the test pipeline stays the model config's (input size and
+preprocessing) unless ``--test-data-pipeline`` is given. Test classes the
+model lacks (CK+ contempt for a RAF-DB model) are left out and reported
+(``ClassSubsetDataset``); model classes the test set lacks are left out of
+the arg-max and reported. Nothing is merged unless ``--class-map
+TEST=MODEL`` says so. ``--no-class-matching`` compares indices as
+mmpretrain does.
 """
 import argparse
 import logging
@@ -35,7 +59,8 @@ from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
 from mmengine.dist import is_main_process  # noqa: E402
 from mmengine.evaluator import DumpResults  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
-from mmengine.registry import RUNNERS  # noqa: E402
+from mmengine.registry import DATASETS, RUNNERS, DefaultScope  # noqa: E402
+from mmengine.runner.checkpoint import _load_checkpoint  # noqa: E402
 
 from ferpretrain.utils import (UntrustedCheckpointError,  # noqa: E402
                                setup_cpu_distributed, trust_checkpoint)
@@ -56,6 +81,34 @@ def parse_args(argv=None):
         '--out-item',
         choices=['metrics', 'pred'],
         help='what --out holds: the metrics or the predictions (default)')
+    parser.add_argument(
+        '--test-data',
+        metavar='FILE',
+        help='a config file (e.g. configs/_base_/datasets/jaffe_112.py) '
+        'whose test_dataloader (and test_evaluator, if it has one) replace '
+        "the config's: evaluate on another dataset")
+    parser.add_argument(
+        '--test-data-pipeline',
+        action='store_true',
+        help="with --test-data: use the file's test pipeline, not the "
+        "config's (e.g. AffectNet's CropFaceBox)")
+    parser.add_argument(
+        '--model-classes',
+        metavar='NAMES',
+        help='the class names of the model head, in head order: '
+        'comma-separated ("Angry,Disgust,...") or a dataset type whose '
+        'classes it was trained on ("FER2013"). Defaults to the '
+        "checkpoint's meta.dataset_meta.classes")
+    parser.add_argument(
+        '--class-map',
+        nargs='+',
+        metavar='TEST=MODEL',
+        help='grade test class TEST with model class MODEL (an explicit '
+        'merge, e.g. contempt=disgust); names in any spelling')
+    parser.add_argument(
+        '--no-class-matching',
+        action='store_true',
+        help='compare class indices as they are (no matching by name)')
     parser.add_argument(
         '--trust-checkpoint',
         action='store_true',
@@ -112,7 +165,103 @@ def parse_args(argv=None):
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     if args.out is None and args.out_item is not None:
         parser.error('--out-item needs --out: the file to write to.')
+    if args.no_class_matching and (args.model_classes or args.class_map):
+        parser.error('--no-class-matching contradicts --model-classes and '
+                     '--class-map.')
+    class_map = {}
+    for pair in args.class_map or ():
+        test_name, sep, model_name = pair.partition('=')
+        if not sep or not test_name or not model_name:
+            parser.error(f'--class-map: {pair!r} is not TEST=MODEL (e.g. '
+                         'contempt=disgust).')
+        class_map[test_name] = model_name
+    args.class_map = class_map
     return args
+
+
+def _innermost_dataset(dataset_cfg):
+    """The dataset inside wrappers (ClassBalancedDataset, ...)."""
+    while 'dataset' in dataset_cfg:
+        dataset_cfg = dataset_cfg['dataset']
+    return dataset_cfg
+
+
+def use_test_data(cfg, path, data_pipeline=False):
+    """Replace the test data (and evaluator) by those of a dataset config.
+
+    The test pipeline stays the model config's (it fixes the input size and
+    preprocessing the model was trained with) unless ``data_pipeline``.
+    """
+    test_data = Config.fromfile(path)
+    if 'test_dataloader' not in test_data:
+        raise SystemExit(f'--test-data {path}: the file defines no '
+                         'test_dataloader (a dataset config such as '
+                         'configs/_base_/datasets/jaffe_112.py does).')
+    model_pipeline = _innermost_dataset(cfg.test_dataloader.dataset).get(
+        'pipeline')
+    cfg.test_dataloader = test_data.test_dataloader
+    if model_pipeline is not None and not data_pipeline:
+        _innermost_dataset(cfg.test_dataloader.dataset).pipeline = \
+            model_pipeline
+    if 'test_evaluator' in test_data:
+        cfg.test_evaluator = test_data.test_evaluator
+
+
+def resolve_model_classes(args, cfg):
+    """The model's class names: --model-classes, else the checkpoint's
+    ``meta.dataset_meta.classes``, else None."""
+    if args.model_classes:
+        names = [n.strip() for n in args.model_classes.split(',')]
+        if len(names) == 1:
+            with DefaultScope.overwrite_default_scope(
+                    cfg.get('default_scope', 'mmpretrain')):
+                dataset_cls = DATASETS.get(names[0])
+            classes = getattr(dataset_cls, 'METAINFO', {}).get('classes')
+            if not classes:
+                raise SystemExit(
+                    f'--model-classes {args.model_classes}: not a dataset '
+                    'type with METAINFO classes; give the class names '
+                    'comma-separated, in the order of the model head.')
+            return list(classes)
+        return names
+    checkpoint = _load_checkpoint(args.checkpoint, map_location='cpu')
+    meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
+    classes = ((meta or {}).get('dataset_meta') or {}).get('classes')
+    return list(classes) if classes else None
+
+
+def enable_class_matching(cfg, model_classes, class_map):
+    """Wrap the test set and evaluator so that classes match by name."""
+    cfg.test_dataloader.dataset = ConfigDict(
+        type='ClassSubsetDataset',
+        dataset=cfg.test_dataloader.dataset,
+        model_classes=list(model_classes),
+        class_map=class_map)
+    evaluator = cfg.test_evaluator
+    if isinstance(evaluator, dict) and 'metrics' in evaluator:
+        metrics = evaluator['metrics']
+    else:
+        metrics = evaluator
+    cfg.test_evaluator = ConfigDict(
+        type='CrossDatasetEvaluator',
+        metrics=metrics,
+        model_classes=list(model_classes),
+        class_map=class_map)
+
+
+def to_serializable(metrics, classes=None):
+    """Metrics -> plain Python (tensors as nested lists) for JSON/YAML, with
+    the test set's class names next to the confusion matrix."""
+    out = {}
+    for key, value in metrics.items():
+        if isinstance(value, torch.Tensor):
+            value = value.tolist()
+        elif hasattr(value, 'tolist'):  # numpy arrays and scalars
+            value = value.tolist()
+        out[key] = value
+    if classes is not None:
+        out['classes'] = list(classes)
+    return out
 
 
 def merge_args(cfg, args):
@@ -189,6 +338,8 @@ def main(argv=None):
     args = parse_args(argv)
 
     cfg = Config.fromfile(args.config)
+    if args.test_data:
+        use_test_data(cfg, args.test_data, args.test_data_pipeline)
     cfg = merge_args(cfg, args)
 
     if args.trust_checkpoint:
@@ -198,6 +349,20 @@ def main(argv=None):
             'weights_only=False (any code stored in it will run).',
             logger='current',
             level=logging.WARNING)
+
+    try:
+        model_classes = None if args.no_class_matching else \
+            resolve_model_classes(args, cfg)
+    except UntrustedCheckpointError as error:
+        raise SystemExit(f'ERROR: {error}') from None
+    if model_classes:
+        enable_class_matching(cfg, model_classes, args.class_map)
+    elif args.test_data or args.class_map:
+        raise SystemExit(
+            f'ERROR: {args.checkpoint} carries no class names '
+            '(meta.dataset_meta.classes), so the classes of the model cannot '
+            'be matched with the test set by name; give them with '
+            '--model-classes (e.g. --model-classes FER2013).')
 
     # Before the Runner: it initialises torch.distributed in its __init__.
     setup_cpu_distributed(cfg, cfg.launcher)
@@ -220,7 +385,8 @@ def main(argv=None):
 
     # Every rank holds the metrics; one writer is enough.
     if args.out and args.out_item == 'metrics' and is_main_process():
-        mmengine.dump(metrics, args.out)
+        classes = runner.test_dataloader.dataset.metainfo.get('classes')
+        mmengine.dump(to_serializable(metrics, classes), args.out)
     if args.out:
         runner.logger.info(
             f'{args.out_item or "pred"} written to {osp.abspath(args.out)}')

@@ -4,20 +4,8 @@
 # on PrivateTest (`test`).
 #   bash tools/dist_train.sh configs/apvit/fer2013.py 2
 _base_ = [
-    '../_base_/models/apvit_ir50_vit-s.py',
+    '../_base_/models/apvit_ir50_vit-s_pretrained.py',
     '../_base_/datasets/fer2013_112.py',
     '../_base_/schedules/apvit_sgd-cosine_40e.py',
     '../_base_/default_runtime.py',
 ]
-
-# Same pretrained initialisation as configs/apvit/raf.py (see there).
-model = dict(
-    backbone=dict(
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='weights/backbone_ir50_ms1m_epoch120.pth')),
-    neck=dict(
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='weights/vit_small_p16_224-15ec54c9.pth')),
-)

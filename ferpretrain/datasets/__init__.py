@@ -9,6 +9,7 @@ from .categories import (AFFECTNET_CATEGORIES, AFFECTNET_CODES,
                          RAFDB_CATEGORIES, SFEW_CATEGORIES,
                          label_permutation)
 from .ckplus import CKPlus
+from .dataset_wrappers import ClassSubsetDataset
 from .fer2013 import FER2013
 from .fer_folder import FERFolder
 from .ferplus import FERPLUS_LABEL_MODES, FERPlus
@@ -32,6 +33,7 @@ __all__ = [
     'AFFECTNET_CODES', 'CKPlus', 'CKPLUS_CATEGORIES', 'JAFFE',
     'JAFFE_CATEGORIES', 'SFEW', 'SFEW_CATEGORIES', 'CAERS',
     'CAERS_CATEGORIES', 'FERFolder', 'ClassBalancedSampler',
+    'ClassSubsetDataset',
     'subject_folds', 'subject_kfold', 'leave_one_subject_out',
     'LoadFERImage', 'FERRandomRotate', 'CropFaceBox', 'EXPRESSIONS',
     'draw_face', 'generate_synthetic_rafdb'

@@ -272,7 +272,10 @@ class AffectNet(BaseFERDataset):
         if not data_list:
             raise self._empty_split_error(
                 self.ann_file, f'{total} rows, none with an expression in '
-                f'0..{self.num_classes - 1}')
+                f'0..{self.num_classes - 1}',
+                'the official csv holds thousands of rows of every '
+                'expression: this one is cut short or another file (see the '
+                'excluded rows logged above); ' + hint)
         check_images_exist(
             data_list,
             hint='Images are looked up as <image folder>/'

@@ -10,11 +10,12 @@ errors:
   its ``ann_source``, chained to the original;
 - helpers raise a clear ``FileNotFoundError`` that says which layout was
   expected and how to fix ``data_root``, and report images that are listed
-  but missing on disk (nothing is silently dropped).
+  but missing on disk (nothing is silently dropped); folder layouts, which
+  list nothing, report broken symbolic links instead.
 """
 import os
 import os.path as osp
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Union
 
 import numpy as np
 from mmengine.logging import MMLogger
@@ -142,9 +143,34 @@ def check_images_exist(data_list: Sequence[dict], hint: str = '') -> None:
         lines.append(f'  ... and {len(missing) - _MAX_LISTED} more')
     msg = (f'{len(missing)} of {len(data_list)} listed images not found:\n' +
            '\n'.join(lines))
+    if len(missing) < len(data_list):
+        # Some images are there: the folder is right, files are lost.
+        msg += ('\nRestore the missing files (re-extract the archive) or '
+                'remove their lines from the annotation file.')
     if hint:
         msg += f'\n{hint}'
     raise FileNotFoundError(msg)
+
+
+def check_broken_link(entry: Union[str, os.DirEntry]) -> None:
+    """Raise :class:`FERAnnotationError` if ``entry`` (a path, or an entry
+    of ``os.scandir``, whose cached type spares a system call) is a symbolic
+    link whose target is gone.
+
+    Folder layouts have no annotation listing their images: a dangling link
+    (a dataset linked from a moved or unmounted copy) is their "listed image
+    that is missing", and must not be skipped as a non-file or reported as a
+    badly named entry.
+    """
+    if isinstance(entry, str):
+        path, is_link = entry, osp.islink(entry)
+    else:
+        path, is_link = entry.path, entry.is_symlink()
+    if is_link and not osp.exists(path):
+        raise annotation_error(
+            path, f'broken link: its target {os.readlink(path)} is missing',
+            'restore the target (mount or copy the dataset back) or remove '
+            'the link')
 
 
 class BaseFERDataset(BaseDataset):
@@ -223,9 +249,17 @@ class BaseFERDataset(BaseDataset):
         labels = self.get_gt_labels().astype(np.int64)
         return np.bincount(labels, minlength=len(self.CLASSES)).tolist()
 
-    def _empty_split_error(self, source: str, found: str) -> ValueError:
+    def _empty_split_error(self,
+                           source: str,
+                           found: str,
+                           hint: str = '') -> ValueError:
+        """The error of a split without samples; ``hint`` says how to fix
+        it (default: check ``data_root`` and ``split``)."""
+        if not hint:
+            hint = ('check that data_root holds the complete dataset and '
+                    f'that split={self.split!r} is the one you want')
         return ValueError(f'{type(self).__name__}: no sample of split '
-                          f'{self.split!r} in {source} ({found}).')
+                          f'{self.split!r} in {source} ({found}); {hint}.')
 
 
 # Files that operating systems drop into folders; skipped like hidden files

@@ -6,8 +6,8 @@ import re
 from typing import List, Optional
 
 from ferpretrain.registry import DATASETS
-from .base_fer import (BaseFERDataset, annotation_error, is_os_junk,
-                       require_dir)
+from .base_fer import (BaseFERDataset, annotation_error, check_broken_link,
+                       is_os_junk, require_dir)
 from .categories import CKPLUS_CATEGORIES
 from .subject_split import subject_kfold
 
@@ -17,11 +17,19 @@ _SUBJECT = re.compile(r'^S\d+$')
 _SEQUENCE = re.compile(r'^\d+$')
 # CK+48 and official frame names: S010_004_00000017.png
 _FRAME = re.compile(r'^(S\d+)_(\d+)_(\d+)\.(?i:png|jpe?g|bmp)$')
-_LAYOUT_HELP = (
-    'CK+ is read from the official download (<data_root>/cohn-kanade-images/'
-    'S005/001/S005_001_00000001.png and <data_root>/Emotion/S005/001/'
+# An emotion file is named after the frame it labels (the peak):
+# S005_001_00000011_emotion.txt labels S005_001_00000011.png.
+_EMOTION_FILE = re.compile(r'^(S\d+_\d+_\d+)_emotion\.txt$')
+_CODE_HINT = ('an emotion file holds one code 1..7 = ' +
+              ', '.join(CKPLUS_CATEGORIES) + '; re-extract it from the '
+              'Emotion_labels archive')
+# The two layouts, as require_dir's ``expected`` ("Expected <this>").
+_LAYOUTS = (
+    'the official download (<data_root>/cohn-kanade-images/S005/001/'
+    'S005_001_00000001.png and <data_root>/Emotion/S005/001/'
     'S005_001_00000011_emotion.txt) or the CK+48 copy (<data_root>/<class>/'
     f"S010_004_00000017.png, classes {' '.join(CKPLUS_CATEGORIES)})")
+_LAYOUT_HELP = 'CK+ is read from ' + _LAYOUTS
 
 
 def _sorted_dirs(path: str) -> List[os.DirEntry]:
@@ -93,10 +101,13 @@ class CKPlus(BaseFERDataset):
     subject-independent.)
 
     Errors name the file: an emotion file that is not one number, or whose
-    code is not an integer in 1..7; a labelled sequence with fewer frames
-    than needed (``num_last_frames``, + 1 with ``with_neutral``) or without
-    its image folder; unknown class folders, unexpected files or names not
-    like ``S010_004_00000017.png`` in CK+48.
+    code is not an integer in 1..7, or whose frame (the peak it is named
+    after, ``S005_001_00000011_emotion.txt`` -> ``S005_001_00000011.png``)
+    is missing; a labelled sequence with fewer frames than needed
+    (``num_last_frames``, + 1 with ``with_neutral``) or without its image
+    folder; a broken symbolic link among the frames; unknown class folders,
+    unexpected files, broken links or names not like
+    ``S010_004_00000017.png`` in CK+48.
 
     Each data info carries ``img_path``, ``gt_label``, ``subject``
     (``'S005'``), ``sequence`` (``'S005_001'``) and ``ann_source`` (the
@@ -191,7 +202,7 @@ class CKPlus(BaseFERDataset):
                 e.is_dir() and e.name.lower() in CKPLUS_CATEGORIES
                 for e in os.scandir(root)):
             return 'ck48'
-        require_dir(root, 'CK+ data_root', _LAYOUT_HELP,
+        require_dir(root, 'CK+ data_root', _LAYOUTS,
                     'set data_root to one of these folders')
         raise FileNotFoundError(f'CK+ data not found under {root}. ' +
                                 _LAYOUT_HELP + '.')
@@ -208,8 +219,16 @@ class CKPlus(BaseFERDataset):
                     "layout; CK+48 holds no neutral frames.")
             data_list = self._load_ck48()
         if not data_list:
+            if self.layout == 'sequences':
+                hint = ('Emotion/ holds no *_emotion.txt: the CK+ labels '
+                        'come as a separate archive (Emotion_labels); '
+                        'extract it into <data_root>/Emotion')
+            else:
+                hint = ('the class folders hold no image: put the CK+48 '
+                        'images into <data_root>/<class>/')
             raise ValueError(f'CKPlus: no labelled sample under '
-                             f'{self.data_root} (layout {self.layout!r}).')
+                             f'{self.data_root} (layout {self.layout!r}); '
+                             f'{hint}.')
         if self.num_folds is None:
             return data_list
         train_idx, test_idx = subject_kfold(
@@ -260,10 +279,17 @@ class CKPlus(BaseFERDataset):
                     raise annotation_error(
                         emo_file, f'its image folder {frame_dir} is '
                         'missing')
-                frames = sorted(
-                    e.path for e in os.scandir(frame_dir)
-                    if e.is_file() and not is_os_junk(e.name)
-                    and e.name.lower().endswith(_IMG_EXTS))
+                frames = []
+                for e in os.scandir(frame_dir):
+                    if is_os_junk(e.name):
+                        continue
+                    # a dangling frame link must not silently shift the
+                    # "last frames" to earlier ones
+                    check_broken_link(e)
+                    if e.is_file() and e.name.lower().endswith(_IMG_EXTS):
+                        frames.append(e.path)
+                frames.sort()
+                self._check_peak_frame(emo_file, frame_dir, frames)
                 if len(frames) < needed:
                     raise annotation_error(
                         frame_dir, f'{len(frames)} frames, need {needed} '
@@ -286,6 +312,23 @@ class CKPlus(BaseFERDataset):
         return data_list
 
     @staticmethod
+    def _check_peak_frame(emo_file: str, frame_dir: str,
+                          frames: List[str]) -> None:
+        """Raise if the frame an emotion file is named after is missing: the
+        last frames of the folder would then not be the labelled peak."""
+        match = _EMOTION_FILE.match(osp.basename(emo_file))
+        if match is None:
+            return  # a renamed label file: nothing to check against
+        peak = match.group(1)
+        if not any(
+                osp.splitext(osp.basename(f))[0] == peak for f in frames):
+            raise annotation_error(
+                emo_file, f'labels frame {peak}, which is missing from '
+                f'{frame_dir}', 're-extract cohn-kanade-images (the frame '
+                'was lost), or remove the emotion file to leave the '
+                'sequence unlabelled')
+
+    @staticmethod
     def _read_code(path: str) -> int:
         with open(path, encoding='utf-8') as f:
             text = f.read()
@@ -294,19 +337,19 @@ class CKPlus(BaseFERDataset):
         except ValueError:
             raise annotation_error(
                 path, f'expected one number (e.g. 3.0000000e+00), got '
-                f'{text.strip()[:40]!r}') from None
+                f'{text.strip()[:40]!r}', _CODE_HINT) from None
         if not math.isfinite(value) or not value.is_integer():
-            raise annotation_error(path, f'code {value} is not an integer')
+            raise annotation_error(path, f'code {value} is not an integer',
+                                   _CODE_HINT)
         code = int(value)
         if not 1 <= code <= 7:
             raise annotation_error(
                 path, f'emotion code {code} is outside 1..7',
-                '0 (neutral) never labels a peak; codes 1..7 = ' +
-                ', '.join(CKPLUS_CATEGORIES))
+                '0 (neutral) never labels a peak; ' + _CODE_HINT)
         return code
 
     def _load_ck48(self) -> List[dict]:
-        root = require_dir(self.data_root, 'CK+48 data_root', _LAYOUT_HELP,
+        root = require_dir(self.data_root, 'CK+48 data_root', _LAYOUTS,
                            'set data_root to the folder holding the class '
                            'folders')
         samples = []
@@ -321,6 +364,7 @@ class CKPlus(BaseFERDataset):
                     f"expected {' '.join(CKPLUS_CATEGORIES)}")
             label = CKPLUS_CATEGORIES.index(name)
             for entry in _sorted_dirs(cls.path):
+                check_broken_link(entry)
                 match = _FRAME.match(entry.name)
                 if match is None or not entry.is_file():
                     raise annotation_error(

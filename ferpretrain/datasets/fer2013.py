@@ -11,7 +11,8 @@ from mmengine.logging import MMLogger
 
 from ferpretrain.registry import DATASETS
 from .base_fer import (BaseFERDataset, _suggest_subfolder, ann_source,
-                       annotation_error, is_os_junk, require_dir)
+                       annotation_error, check_broken_link, is_os_junk,
+                       require_dir)
 from .categories import FER2013_CATEGORIES
 
 _IMG_SIZE = 48
@@ -40,7 +41,9 @@ _FOLDER_CLASSES = {
 _FOLDER_SPLITS = ('train', 'test')
 _FOLDER_FILE = re.compile(
     r'^(Training|PublicTest|PrivateTest)_(\d+)\.(?i:jpe?g|png|bmp)$')
-# Files that operating systems drop into folders; never samples.
+_PIXELS_HINT = (f'pixels must be {_NUM_PIXELS} space-separated integers '
+                f'0..255 ({_IMG_SIZE}x{_IMG_SIZE}, row-major); a damaged '
+                'row means a damaged file: re-download the csv')
 _LAYOUT_HELP = (
     "FER2013 is read from either 'fer2013.csv' (columns emotion,pixels,"
     "Usage; also 'icml_face_data.csv') or the folder layout "
@@ -104,8 +107,8 @@ class FER2013(BaseFERDataset):
     used (it has all three splits and lossless pixels); pass ``layout`` to
     choose. Bad csv rows (wrong field or pixel count, non-integer values,
     ``emotion`` outside 0..6, unknown ``Usage``), unknown class folders,
-    unexpected file names and an empty split raise errors naming the file
-    (and line).
+    unexpected file names, broken symbolic links and an empty split raise
+    errors naming the file (and line).
 
     Args:
         data_root (str): The folder holding the csv or ``train``/``test``,
@@ -178,6 +181,11 @@ class FER2013(BaseFERDataset):
 
     def _resolve_layout(self) -> Tuple[str, Optional[str]]:
         """Return ``(layout, csv path or None)`` or raise a clear error."""
+        if not self.ann_file and not osp.exists(self.data_root):
+            raise FileNotFoundError(
+                f'FER2013 data_root not found: {self.data_root}. ' +
+                _LAYOUT_HELP + '; set data_root to the folder holding the '
+                'csv (or to the csv itself) or train/ and test/.')
         csv_path = self._find_csv() if self.layout != 'folder' else None
         if self.layout == 'csv' or (self.layout is None and csv_path):
             if csv_path is None or not osp.isfile(csv_path):
@@ -257,7 +265,10 @@ class FER2013(BaseFERDataset):
                         data_list.append(info)
         if not data_list:
             raise self._empty_split_error(
-                path, f'no row with Usage {usage_wanted!r}')
+                path, f'no row with Usage {usage_wanted!r}',
+                'the official csv has Training, PublicTest and PrivateTest '
+                'rows (28,709 / 3,589 / 3,589): this one is incomplete or '
+                'another file')
         return data_list
 
     def _parse_csv_row(self, row: List[str], num_columns: int, col: dict,
@@ -265,7 +276,9 @@ class FER2013(BaseFERDataset):
         if len(row) != num_columns:
             raise annotation_error(
                 source, f'expected {num_columns} fields '
-                f'(emotion, pixels, Usage), got {len(row)}')
+                f'(emotion, pixels, Usage), got {len(row)}',
+                'fields are separated by commas, pixels by spaces; a short '
+                'last row means the file was cut short: re-download it')
         usage = row[col['usage']].strip()
         if usage not in _USAGE_TO_SPLIT:
             raise annotation_error(
@@ -297,7 +310,8 @@ class FER2013(BaseFERDataset):
         """Parse 2304 space-separated ints in 0..255 into (48, 48) uint8."""
         if not text.strip():
             # np.fromstring would read a blank field as one 0
-            raise annotation_error(source, 'pixels field is empty')
+            raise annotation_error(source, 'pixels field is empty',
+                                   _PIXELS_HINT)
         try:
             values = np.fromstring(text, dtype=np.int64, sep=' ')
         except (ValueError, DeprecationWarning):
@@ -305,15 +319,15 @@ class FER2013(BaseFERDataset):
             bad = [t for t in tokens if not t.lstrip('+-').isdigit()]
             raise annotation_error(
                 source, 'pixels hold a non-integer value '
-                f"{bad[0] if bad else text[:20]!r}") from None
+                f"{bad[0] if bad else text[:20]!r}", _PIXELS_HINT) from None
         if values.size != _NUM_PIXELS:
             raise annotation_error(
                 source, f'pixels hold {values.size} values, expected '
-                f'{_NUM_PIXELS} ({_IMG_SIZE}x{_IMG_SIZE})')
+                f'{_NUM_PIXELS} ({_IMG_SIZE}x{_IMG_SIZE})', _PIXELS_HINT)
         if values.min() < 0 or values.max() > 255:
             raise annotation_error(
                 source, f'pixel values must lie in 0..255, got '
-                f'{values.min()}..{values.max()}')
+                f'{values.min()}..{values.max()}', _PIXELS_HINT)
         return values.astype(np.uint8).reshape(_IMG_SIZE, _IMG_SIZE)
 
     # ------------------------------------------------------------------
@@ -348,6 +362,7 @@ class FER2013(BaseFERDataset):
                     name = entry.name
                     if is_os_junk(name):
                         continue
+                    check_broken_link(entry)
                     match = _FOLDER_FILE.match(name)
                     if match is None or not entry.is_file():
                         raise annotation_error(
@@ -359,9 +374,17 @@ class FER2013(BaseFERDataset):
                     samples.append(
                         (int(match.group(2)), name, entry.path, label))
         if not samples:
+            if usage_wanted == 'PrivateTest':
+                hint = ('many shared folder copies hold no PrivateTest_<n> '
+                        "images: use split='val' (PublicTest), or "
+                        "fer2013.csv for split='test'")
+            else:
+                hint = (f'the images of split {self.split!r} are named '
+                        f'{usage_wanted}_<n>.jpg; check that data_root '
+                        'holds the complete copy')
             raise self._empty_split_error(
                 f'{self.data_root}/{{train,test}}/<class>/',
-                f'no {usage_wanted}_<n> image')
+                f'no {usage_wanted}_<n> image', hint)
         samples.sort()  # by <n> (then name): independent of scandir order
         return [
             dict(img_path=path, gt_label=label, ann_source=path)

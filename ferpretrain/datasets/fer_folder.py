@@ -5,7 +5,7 @@ from typing import Dict, List, Sequence, Union
 
 from ferpretrain.registry import DATASETS
 from .base_fer import (BaseFERDataset, _MAX_LISTED, annotation_error,
-                       is_os_junk, require_dir)
+                       check_broken_link, is_os_junk, require_dir)
 
 #: Image file extensions FERFolder reads (compared case-insensitively).
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
@@ -44,6 +44,7 @@ class FERFolder(BaseFERDataset):
     - a file that is not an image (extensions ``.jpg .jpeg .png .bmp .tif
       .tiff .webp``, any case) raises an error naming it; hidden files
       (``.*``), ``Thumbs.db`` and ``desktop.ini`` are ignored;
+    - a broken symbolic link (its target gone) raises an error naming it;
     - a split with no image raises an error.
 
     Each data info carries ``img_path``, ``gt_label`` and ``ann_source``
@@ -239,6 +240,7 @@ class FERFolder(BaseFERDataset):
                         if is_os_junk(name):
                             continue
                         path = osp.join(root, name)
+                        check_broken_link(path)
                         if osp.splitext(name)[1].lower() not in \
                                 IMG_EXTENSIONS:
                             bad.append(path)
@@ -258,7 +260,9 @@ class FERFolder(BaseFERDataset):
         if not data_list:
             raise self._empty_split_error(
                 split_dir, f'the class folders {sorted(by_key.values())} '
-                'hold no image')
+                'hold no image', f'put the images of split {self.split!r} '
+                'into its <class> folders (extensions '
+                f'{" ".join(IMG_EXTENSIONS)})')
         return data_list
 
     def extra_repr(self) -> List[str]:

@@ -26,6 +26,9 @@ FERPLUS_LABEL_MODES = ('majority', 'probability', 'crossentropy',
 
 _NUM_EMOTIONS = len(FERPLUS_CATEGORIES)  # 8
 _NUM_COLUMNS = 2 + len(FERPLUS_VOTE_COLUMNS)  # name, box, 10 votes
+_ROW_HINT = ('a row is <image name>,"(x, y, w, h)",<10 vote counts>; '
+             're-generate label.csv with the official FERPlus generator '
+             '(generate_training_data.py)')
 
 # Reasons a row is dropped (keys of the per-split log line).
 DROP_NO_EMOTION = 'no emotion votes'
@@ -333,9 +336,16 @@ class FERPlus(BaseFERDataset):
             f'{self.ann_file}, kept {len(data_list)}, dropped '
             f'{num_rows - len(data_list)}' + (f': {drops}' if drops else ''))
         if not data_list:
+            if num_rows:
+                empty_hint = ('the log line above gives the reasons; check '
+                              'that the 10 vote columns are in the official '
+                              'order')
+            else:
+                empty_hint = ('an empty label.csv means an interrupted '
+                              'generator run: re-run it')
             raise self._empty_split_error(
                 self.ann_file, f'{num_rows} rows, none kept by the '
-                f'{mode} rule')
+                f'{mode} rule', empty_hint)
         if self.check_images:
             check_images_exist(
                 data_list,
@@ -349,9 +359,9 @@ class FERPlus(BaseFERDataset):
             raise annotation_error(
                 source, f'expected {_NUM_COLUMNS} columns (image name, '
                 f'face box, {len(FERPLUS_VOTE_COLUMNS)} votes), got '
-                f'{len(row)}: {",".join(row)!r}')
+                f'{len(row)}: {",".join(row)!r}', _ROW_HINT)
         if not row[0].strip():
-            raise annotation_error(source, 'empty image name')
+            raise annotation_error(source, 'empty image name', _ROW_HINT)
         votes = []
         for col, value in zip(FERPLUS_VOTE_COLUMNS, row[2:]):
             try:
@@ -359,10 +369,12 @@ class FERPlus(BaseFERDataset):
             except ValueError:
                 raise annotation_error(
                     source, f'{col} vote {value!r} of {row[0]} is not an '
-                    'integer') from None
+                    'integer', _ROW_HINT) from None
             if vote < 0:
+                # a vote count is a number of annotators: never negative
                 raise annotation_error(
-                    source, f'{col} vote {vote} of {row[0]} is negative')
+                    source, f'{col} vote {vote} of {row[0]} is negative',
+                    _ROW_HINT)
             votes.append(vote)
         return votes
 

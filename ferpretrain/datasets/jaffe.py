@@ -4,8 +4,8 @@ import re
 from typing import List, Optional
 
 from ferpretrain.registry import DATASETS
-from .base_fer import (BaseFERDataset, annotation_error, is_os_junk,
-                       require_dir)
+from .base_fer import (BaseFERDataset, annotation_error, check_broken_link,
+                       is_os_junk, require_dir)
 from .categories import JAFFE_CATEGORIES, JAFFE_CODES
 from .subject_split import leave_one_subject_out, subject_kfold
 
@@ -56,7 +56,8 @@ class JAFFE(BaseFERDataset):
 
     Hidden files, ``README*``, ``Thumbs.db`` and ``desktop.ini`` are
     ignored. Any other entry whose name does not parse, or has an unknown
-    expression code, raises an error naming the file.
+    expression code, or is a broken symbolic link, raises an error naming
+    the file.
 
     Args:
         data_root (str): The folder holding the ``.tiff`` files.
@@ -119,6 +120,7 @@ class JAFFE(BaseFERDataset):
         for entry in sorted(os.scandir(root), key=lambda e: e.name):
             if _is_ignored(entry.name):
                 continue
+            check_broken_link(entry)
             match = _NAME.match(entry.name)
             if match is None or not entry.is_file():
                 raise annotation_error(
@@ -141,7 +143,9 @@ class JAFFE(BaseFERDataset):
                     ann_source=entry.path))
         if not data_list:
             raise ValueError(f'JAFFE: no image under {root} (expected '
-                             'names like KA.AN1.39.tiff).')
+                             'names like KA.AN1.39.tiff); set data_root to '
+                             'the folder holding the .tiff files (the '
+                             'archive unpacks them into one flat folder).')
         if self.protocol is None:
             return data_list
         subjects = [info['subject'] for info in data_list]

@@ -170,7 +170,8 @@ class RAFDB(BaseFERDataset):
                 if len(fields) != 2:
                     raise annotation_error(
                         source, f'expected "<name>.jpg <label>", got '
-                        f'{line.strip()!r}')
+                        f'{line.strip()!r}',
+                        'restore the line from the official label file')
                 name, label = fields
                 try:
                     code = int(label)
@@ -201,8 +202,10 @@ class RAFDB(BaseFERDataset):
                         ann_source=source))
 
         if not data_list:
-            raise self._empty_split_error(self.ann_file,
-                                          f"no name starts with '{prefix}'")
+            raise self._empty_split_error(
+                self.ann_file, f"no name starts with '{prefix}'",
+                "the official label file lists both 'train_' and 'test_' "
+                'names: this one is cut short or another file')
         check_images_exist(
             data_list,
             hint=f'Images are looked up as <image folder>/<name>'

@@ -1,4 +1,4 @@
-"""Utilities: safe checkpoint loading and CPU-distributed setup.
+"""Utilities: safe checkpoint loading, CPU-distributed setup, face alignment.
 
 Importing this package installs the safe local checkpoint loader into
 mmengine (see :mod:`ferpretrain.utils.checkpoint`), so every checkpoint load
@@ -12,6 +12,10 @@ from .checkpoint import (TRUSTED_CHECKPOINTS_ENV, UntrustedCheckpointError,
                          is_trusted_checkpoint, load_checkpoint_file,
                          load_from_local, trust_checkpoint)
 from .dist import setup_cpu_distributed
+from .face_alignment import (FIVE_POINT_TEMPLATE, AlignmentResult,
+                             FaceAligner, FaceBox, UnreadableImageError,
+                             estimate_similarity, five_point_model_path,
+                             read_image, transform_points, warp_image)
 
 install_safe_checkpoint_loader()
 
@@ -20,5 +24,8 @@ __all__ = [
     'checkpoint_safe_globals', 'find_unsafe_globals',
     'get_checkpoint_safe_globals', 'install_safe_checkpoint_loader',
     'is_trusted_checkpoint', 'load_checkpoint_file', 'load_from_local',
-    'trust_checkpoint', 'setup_cpu_distributed'
+    'trust_checkpoint', 'setup_cpu_distributed', 'FIVE_POINT_TEMPLATE',
+    'AlignmentResult', 'FaceAligner', 'FaceBox', 'UnreadableImageError',
+    'estimate_similarity', 'five_point_model_path', 'read_image',
+    'transform_points', 'warp_image'
 ]

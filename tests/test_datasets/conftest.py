@@ -10,6 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
+from ferpretrain.datasets.categories import CKPLUS_CATEGORIES
+
 RAFDB_LABEL_FILE = 'EmoLabel/list_patition_label.txt'
 
 
@@ -205,3 +207,25 @@ def make_fer_csv(tmp_path):
         return write_fer2013_csv(tmp_path / name, rows, header, extra_lines)
 
     return build
+
+
+# ------------------------------------------------------------------ CK+48
+def write_ck48(root):
+    """The CK+48 copy: ``<class>/S###_###_########.png``, 48x48 grayscale,
+    the last 3 frames (17..19) of one sequence a class, each class another
+    subject (``S010`` for the first class, ``S011`` for the next, ...)."""
+    root = str(root)
+    for k, cls in enumerate(CKPLUS_CATEGORIES):
+        d = osp.join(root, cls)
+        os.makedirs(d, exist_ok=True)
+        for frame in (17, 18, 19):
+            assert cv2.imwrite(
+                osp.join(d, f'S{10 + k:03d}_004_{frame:08d}.png'),
+                _face(3 * k + frame, (48, 48), 1))
+    return root
+
+
+@pytest.fixture
+def ck48_root(tmp_path):
+    """A valid CK+48 folder: 3 images in each of the 7 class folders."""
+    return write_ck48(tmp_path / 'CK+48')

@@ -2,6 +2,7 @@ import cv2
 import mmcv
 import numpy as np
 import pytest
+from PIL import Image
 
 from ferpretrain.datasets.transforms import FERRandomRotate, LoadFERImage
 from ferpretrain.registry import TRANSFORMS
@@ -65,6 +66,76 @@ def test_load_errors_name_the_file(tmp_path):
         LoadFERImage()(dict(img_path=missing))
     with pytest.raises(KeyError, match='img_path'):
         LoadFERImage()(dict())
+
+
+def _encode(ext, params=()):
+    return cv2.imencode(ext, _image(), list(params))[1].tobytes()
+
+
+# (extension, cv2 parameters, bytes of the end marker: EOI / IEND chunk)
+ENCODINGS = {
+    'baseline-jpg': ('.jpg', (), 2),
+    'progressive-jpg': ('.jpg', (cv2.IMWRITE_JPEG_PROGRESSIVE, 1), 2),
+    'restart-markers-jpg': ('.jpg', (cv2.IMWRITE_JPEG_RST_INTERVAL, 1), 2),
+    'png': ('.png', (), 12),
+}
+
+
+@pytest.mark.parametrize('cut', ['10%', '50%', 'end marker'])
+@pytest.mark.parametrize('kind', ENCODINGS)
+def test_cut_short_files_raise_even_if_decoded(tmp_path, monkeypatch, kind,
+                                               cut):
+    ext, params, marker = ENCODINGS[kind]
+    data = _encode(ext, params)
+    keep = len(data) - marker if cut == 'end marker' else \
+        len(data) * int(cut[:-1]) // 100
+    path = tmp_path / f'face{ext}'
+    path.write_bytes(data[:keep])
+    # Some cv2 builds (4.10) decode a cut baseline JPEG without an error,
+    # filling the missing rows with a flat colour: stand in for such a
+    # decoder, the bytes must still be refused.
+    monkeypatch.setattr(mmcv, 'imfrombytes', lambda *args, **kw: _image())
+    with pytest.raises(ValueError,
+                       match=rf'truncated image file .*face\{ext}.*'
+                       're-download'):
+        LoadFERImage()(dict(img_path=str(path)))
+
+
+@pytest.mark.parametrize('kind', ENCODINGS)
+def test_complete_files_with_trailing_bytes_load(tmp_path, kind):
+    """Bytes after the end marker (some cameras append data) do not make a
+    complete file look cut short."""
+    ext, params, _ = ENCODINGS[kind]
+    data = _encode(ext, params)
+    path = tmp_path / f'face{ext}'
+    path.write_bytes(data + b'\x00' * 16)
+    img = LoadFERImage()(dict(img_path=str(path)))['img']
+    expected = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    np.testing.assert_array_equal(img, expected)
+
+
+def test_jpeg_end_marker_inside_exif(tmp_path, monkeypatch):
+    """Header segments are skipped by their length: an end-of-image pair
+    inside EXIF (as in an embedded thumbnail) is not the file's end."""
+    exif = Image.Exif()
+    exif[0x927C] = b'maker \xff\xd9 note'  # MakerNote, raw bytes
+    path = tmp_path / 'exif.jpg'
+    Image.fromarray(_image()).save(str(path), exif=exif.tobytes())
+    data = path.read_bytes()
+    assert 0 < data.find(b'\xff\xd9') < data.find(b'\xff\xda')
+    assert LoadFERImage()(dict(img_path=str(path)))['img'].shape == \
+        (40, 50, 3)
+    path.write_bytes(data[:-2])
+    monkeypatch.setattr(mmcv, 'imfrombytes', lambda *args, **kw: _image())
+    with pytest.raises(ValueError, match='truncated'):
+        LoadFERImage()(dict(img_path=str(path)))
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / 'empty.png'
+    path.write_bytes(b'')
+    with pytest.raises(ValueError, match=r'empty\.png is empty'):
+        LoadFERImage()(dict(img_path=str(path)))
 
 
 # --------------------------------------------------------- FERRandomRotate

@@ -9,6 +9,7 @@ import importlib.util
 import os
 import os.path as osp
 import pickle
+import re
 import shutil
 import sys
 
@@ -211,6 +212,117 @@ def test_test_trusts_foreign_checkpoint_on_request(project, trained,
     assert proc.returncode == 0, explain(proc)
     assert '--trust-checkpoint: ' in proc.stdout
     assert 'accuracy/top1' in mmengine.load(str(out))
+
+
+CROSS_DATA_TEMPLATE = """\
+# Another dataset: FERFolder, classes in another order and spelling, plus a
+# class the tiny model lacks.
+test_dataloader = dict(
+    batch_size=8, num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type='FERFolder', data_root={root!r}, split='test',
+        classes=('Sadness', 'Surprise', 'Happiness'), test_mode=True,
+        pipeline=[dict(type='LoadImageFromFile'), dict(type='PackInputs')]))
+test_evaluator = [dict(type='Accuracy', topk=(1, )), dict(type='FERMetric')]
+"""
+
+
+@pytest.fixture(scope='module')
+def cross_data(project):
+    """The tiny images again, as a FERFolder test split whose classes are
+    (Sadness, Surprise, Happiness): the model's (happy, sad) re-ordered and
+    re-spelled, plus 3 Surprise images the model cannot predict."""
+    root, _ = project
+    cross = root / 'cross'
+    for src, dst in (('happy', 'happiness'), ('sad', 'sadness')):
+        shutil.copytree(root / 'data' / src, cross / 'test' / dst)
+    (cross / 'test' / 'surprise').mkdir()
+    for i in range(3):
+        shutil.copy(root / 'data' / 'happy' / f'{i:03d}.png',
+                    cross / 'test' / 'surprise' / f'{i:03d}.png')
+    config = root / 'cross_data.py'
+    config.write_text(CROSS_DATA_TEMPLATE.format(root=str(cross)))
+    return config
+
+
+def _test_metrics(project, checkpoint, tmp_path, name, *extra):
+    root, config = project
+    out = tmp_path / f'{name}.json'
+    proc = run_python(
+        TEST_PY, config, checkpoint, '--work-dir', tmp_path / name, '--out',
+        out, '--out-item', 'metrics', *extra, cwd=root)
+    assert proc.returncode == 0, explain(proc)
+    return mmengine.load(str(out)), proc.stdout
+
+
+def test_test_cross_dataset_maps_classes_by_name(project, trained,
+                                                 cross_data, tmp_path):
+    checkpoint = trained[0] / 'epoch_2.pth'
+    same, _ = _test_metrics(project, checkpoint, tmp_path, 'same')
+    cross, out = _test_metrics(project, checkpoint, tmp_path, 'cross',
+                               '--test-data', cross_data)
+    # The same 16 images and the same model: matched by name, the accuracy
+    # cannot move (compared by index, happy/sad would swap). The 3 Surprise
+    # images are left out, not counted as errors.
+    assert same['accuracy/top1'] > 75  # else a swap would not show
+    assert cross['accuracy/top1'] == pytest.approx(same['accuracy/top1'])
+    assert cross['fer/accuracy'] == pytest.approx(same['accuracy/top1'])
+    assert cross['classes'] == ['Sadness', 'Surprise', 'Happiness']
+    matrix = cross['fer/confusion_matrix']
+    assert len(matrix) == 3 and sum(map(sum, matrix)) == 16
+    assert matrix[1] == [0, 0, 0]  # Surprise: no sample kept
+    assert sum(matrix[0]) == 8 and sum(matrix[2]) == 8
+    assert all(row[1] == 0 for row in matrix)  # never predicted
+    assert cross['cross_dataset/test_only'] == ['Surprise']
+    assert cross['cross_dataset/model_classes'] == ['happy', 'sad']
+    assert cross['cross_dataset/model_only'] == []
+    # Reported, not hidden.
+    assert re.search(r'Surprise +<- \(none: the model lacks this class\)',
+                     out), out[-3000:]
+    assert 'left out 3 of 19 samples' in out, out[-3000:]
+
+
+def test_test_data_keeps_the_model_pipeline(project, cross_data):
+    tool = _load_tool(TEST_PY, 'ferpretrain_test_tool')
+    root, config = project
+    for data_pipeline, expected in ((False, 'model'), (True, 'data')):
+        cfg = Config.fromfile(config)
+        cfg.test_dataloader.dataset.pipeline = [dict(type='model')]
+        data_cfg = Config.fromfile(cross_data)
+        data_cfg.test_dataloader.dataset.pipeline = [dict(type='data')]
+        data_file = root / f'cross_{expected}.py'
+        data_cfg.dump(str(data_file))
+        tool.use_test_data(cfg, str(data_file), data_pipeline)
+        dataset = cfg.test_dataloader.dataset
+        assert dataset.type == 'FERFolder'
+        assert dataset.pipeline == [dict(type=expected)]
+        assert [m['type'] for m in cfg.test_evaluator] == [
+            'Accuracy', 'FERMetric'
+        ]
+
+
+def test_test_cross_dataset_needs_class_names(project, trained, cross_data,
+                                              tmp_path):
+    root, config = project
+    ckpt = _safe_load(trained[0] / 'epoch_2.pth')
+    del ckpt['meta']['dataset_meta']
+    bare = tmp_path / 'bare.pth'
+    torch.save(ckpt, bare)
+    proc = run_python(TEST_PY, config, bare, '--test-data', cross_data,
+                      '--work-dir', tmp_path / 'wd', cwd=root)
+    assert proc.returncode != 0
+    assert 'carries no class names' in proc.stdout, explain(proc)
+    assert '--model-classes' in proc.stdout
+    # Given by hand (in head order), it works; an explicit merge grades
+    # Surprise with the model's happy class.
+    metrics, out = _test_metrics(project, bare, tmp_path, 'named',
+                                 '--test-data', cross_data,
+                                 '--model-classes', 'Happy,Sad',
+                                 '--class-map', 'surprise=happy')
+    assert metrics['cross_dataset/test_only'] == []
+    assert sum(map(sum, metrics['fer/confusion_matrix'])) == 19
+    assert '(merged by class_map)' in out
 
 
 # ---------------------------------------------------------------------------
