@@ -357,7 +357,7 @@ def main(argv=None):
         raise SystemExit(f'ERROR: {error}') from None
     if model_classes:
         enable_class_matching(cfg, model_classes, args.class_map)
-    elif args.test_data or args.class_map:
+    elif (args.test_data or args.class_map) and not args.no_class_matching:
         raise SystemExit(
             f'ERROR: {args.checkpoint} carries no class names '
             '(meta.dataset_meta.classes), so the classes of the model cannot '

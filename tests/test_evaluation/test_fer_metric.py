@@ -45,3 +45,15 @@ def test_absent_class_is_nan_and_left_out_of_the_mean():
 def test_labels_out_of_range_are_explained():
     with pytest.raises(ValueError, match='num_classes'):
         confusion_matrix([(0, 5)], 3)
+
+
+def test_more_test_classes_than_scores():
+    # A 2-class model on a 3-class test set, indices compared as they are:
+    # the matrix covers the test classes, the third is never predicted.
+    metric = METRICS.build(dict(type='FERMetric'))
+    metric.dataset_meta = dict(classes=('Happy', 'Sad', 'Surprise'))
+    metric.process(None, _samples([(0, 0), (1, 1), (0, 2)], num_classes=2))
+    result = metric.evaluate(3)
+    assert result['fer/confusion_matrix'].tolist() == [[1, 0, 0], [0, 1, 0],
+                                                       [1, 0, 0]]
+    assert result['fer/accuracy_Surprise'] == 0.

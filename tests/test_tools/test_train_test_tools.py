@@ -323,6 +323,13 @@ def test_test_cross_dataset_needs_class_names(project, trained, cross_data,
     assert metrics['cross_dataset/test_only'] == []
     assert sum(map(sum, metrics['fer/confusion_matrix'])) == 19
     assert '(merged by class_map)' in out
+    # Opting out compares indices, as mmpretrain does: all 19 images, no
+    # mapping.
+    metrics, _ = _test_metrics(project, bare, tmp_path, 'by_index',
+                               '--test-data', cross_data,
+                               '--no-class-matching')
+    assert sum(map(sum, metrics['fer/confusion_matrix'])) == 19
+    assert not any(k.startswith('cross_dataset/') for k in metrics)
 
 
 # ---------------------------------------------------------------------------

@@ -41,13 +41,14 @@ class FERMetric(BaseMetric):
                  prefix: Optional[str] = None):
         super().__init__(collect_device, prefix)
         self.num_classes = num_classes
+        self._num_scores = 0  # the size of the predicted scores, once seen
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
             if 'pred_score' in sample:
                 score = sample['pred_score']
                 pred = int(score.argmax())
-                self.num_classes = self.num_classes or score.numel()
+                self._num_scores = score.numel()
             else:
                 pred = int(sample['pred_label'])
             self.results.append((pred, int(sample['gt_label'])))
@@ -55,7 +56,12 @@ class FERMetric(BaseMetric):
     def compute_metrics(self, results: List) -> dict:
         num_classes = self.num_classes
         if num_classes is None:
-            num_classes = 1 + max(max(p, g) for p, g in results)
+            # The larger of the model's and the test set's class counts:
+            # they differ when indices are compared across datasets.
+            classes = (self.dataset_meta or {}).get('classes') or ()
+            num_classes = max(
+                self._num_scores, len(classes),
+                1 + max((max(p, g) for p, g in results), default=-1))
         matrix = confusion_matrix(results, num_classes)
         support = matrix.sum(axis=1)
         correct = np.diag(matrix)
