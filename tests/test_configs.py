@@ -3,13 +3,15 @@
 on CPU, at the size its test pipeline produces."""
 import glob
 import os.path as osp
+import re
 
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from ferpretrain.analysis import infer_input_size
+from ferpretrain.analysis import get_model_complexity, infer_input_size
+from ferpretrain.registry import MODELS
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(
@@ -54,3 +56,25 @@ def test_config_builds_and_runs(path, tmp_path):
         preds = runner.model.test_step(dict(inputs=list(images)))
     assert len(preds) == 2
     assert preds[0].pred_score.shape == (num_classes, )
+
+
+PAPER_READMES = sorted(glob.glob(osp.join(REPO, 'configs', '*', 'README.md')))
+
+
+@pytest.mark.parametrize(
+    'readme', PAPER_READMES,
+    ids=[osp.relpath(p, REPO) for p in PAPER_READMES])
+def test_readme_model_table_matches_the_configs(readme):
+    """Params and MACs in each paper README's results table are measured
+    from its configs, not typed."""
+    with open(readme) as f:
+        rows = [line for line in f if line.startswith('| [')]
+    assert rows, f'{readme} has no results table'
+    for row in rows:
+        cells = [c.strip() for c in row.strip().strip('|').split('|')]
+        config = re.match(r'\[(.+?)\]', cells[0]).group(1)
+        cfg = Config.fromfile(osp.join(osp.dirname(readme), config))
+        size = 112 if cells[2].endswith('112') else int(cells[2])
+        result = get_model_complexity(MODELS.build(cfg.model), size)
+        assert f'{result.params_m:.3g}' == f'{float(cells[3]):.3g}', row
+        assert f'{result.gmac:.3g}' == f'{float(cells[4]):.3g}', row

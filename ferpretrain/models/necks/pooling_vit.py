@@ -55,7 +55,8 @@ class PoolingAttention(nn.Module):
 
     def __init__(self, dim: int, num_heads: int, qkv_bias: bool = False,
                  qk_scale: Optional[float] = None, attn_drop: float = 0.,
-                 proj_drop: float = 0.):
+                 proj_drop: float = 0.,
+                 head_dropping: Optional[nn.Module] = None):
         super().__init__()
         if dim % num_heads:
             raise ValueError(f'embed_dims {dim} is not divisible by '
@@ -67,6 +68,8 @@ class PoolingAttention(nn.Module):
         self.attn_drop = nn.Dropout(attn_drop)
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
+        # TransFER's MSAD: drops whole heads of (attn @ v) in training.
+        self.head_dropping = head_dropping
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         B, N, C = x.shape
@@ -74,7 +77,10 @@ class PoolingAttention(nn.Module):
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
         logits = (q @ k.transpose(-2, -1)) * self.scale  # (B, h, N, N)
         attn = self.attn_drop(logits.softmax(dim=-1))
-        out = (attn @ v).transpose(1, 2).reshape(B, N, C)
+        heads = attn @ v  # (B, h, N, head_dim)
+        if self.head_dropping is not None:
+            heads = self.head_dropping(heads)
+        out = heads.transpose(1, 2).reshape(B, N, C)
         return self.proj_drop(self.proj(out)), logits[:, :, 0]
 
 
@@ -88,11 +94,12 @@ class PoolingTransformerBlock(nn.Module):
     def __init__(self, dim: int, num_heads: int, mlp_ratio: float,
                  qkv_bias: bool, qk_scale: Optional[float], drop: float,
                  attn_drop: float, drop_path: float, norm_eps: float,
-                 token_pooling: Optional[nn.Module] = None):
+                 token_pooling: Optional[nn.Module] = None,
+                 head_dropping: Optional[nn.Module] = None):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=norm_eps)
         self.attn = PoolingAttention(dim, num_heads, qkv_bias, qk_scale,
-                                     attn_drop, drop)
+                                     attn_drop, drop, head_dropping)
         self.drop_path = DropPath(drop_path) if drop_path > 0 \
             else nn.Identity()
         self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
@@ -177,9 +184,21 @@ class PoolingViT(BaseModule):
         token_pooling (dict): Config template of the token pooling module;
             each block with a rate below 1 builds one with its ``keep_rate``.
             Defaults to ``dict(type='AttentiveTokenPooling')``.
+        feature_attention (dict, optional): A module applied to the input
+            map before the projection, e.g. TransFER's
+            ``dict(type='MultiAttentionDropping', in_channels=256)``
+            (LANets + MAD). Defaults to None.
+        head_dropping (dict, optional): A module every block applies to its
+            per-head attention outputs, e.g. TransFER's
+            ``dict(type='MultiHeadSelfAttentionDropping', drop_prob=0.3)``
+            (MSAD). Defaults to None.
         in_index (int): Which backbone output to use. Defaults to -1.
         init_cfg (dict, optional): e.g. ``dict(type='Pretrained',
             checkpoint='vit_small_p16_224-15ec54c9.pth')``.
+
+    With ``patch_pooling=None``, no token pooling, ``feature_attention``
+    (MAD) and ``head_dropping`` (MSAD) this is TransFER's ViT-FER, the model
+    APViT grew from.
 
     Shapes:
         inputs: tuple of (B, in_channels, H, W) -> tuple ((B, embed_dims),)
@@ -202,6 +221,8 @@ class PoolingViT(BaseModule):
                  patch_pooling: Optional[dict] = None,
                  token_keep_rates: Optional[Sequence[float]] = None,
                  token_pooling: dict = dict(type='AttentiveTokenPooling'),
+                 feature_attention: Optional[dict] = None,
+                 head_dropping: Optional[dict] = None,
                  in_index: int = -1,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
@@ -220,6 +241,8 @@ class PoolingViT(BaseModule):
         self.in_index = in_index
         self.token_keep_rates = tuple(token_keep_rates)
 
+        self.feature_attention = MODELS.build(
+            feature_attention) if feature_attention else None
         self.proj = nn.Conv2d(in_channels, embed_dims, 1)
         self.patch_pos_embed = nn.Parameter(
             torch.zeros(1, num_patches, embed_dims))
@@ -235,11 +258,13 @@ class PoolingViT(BaseModule):
             pooling = None
             if rate < 1:
                 pooling = MODELS.build(dict(token_pooling, keep_rate=rate))
+            dropping = MODELS.build(head_dropping) if head_dropping \
+                else None
             blocks.append(
                 PoolingTransformerBlock(embed_dims, num_heads, mlp_ratio,
                                         qkv_bias, qk_scale, drop_rate,
                                         attn_drop_rate, dpr[i], norm_eps,
-                                        pooling))
+                                        pooling, dropping))
         self.blocks = nn.ModuleList(blocks)
         self.norm = nn.LayerNorm(embed_dims, eps=norm_eps)
         self._register_load_state_dict_pre_hook(self._remap_timm_keys)
@@ -294,6 +319,8 @@ class PoolingViT(BaseModule):
                 f'PoolingViT: the input map is {H}x{W} = {H * W} patches but '
                 f'num_patches={self.num_patches}; set num_patches to match '
                 'the backbone output for your input size.')
+        if self.feature_attention is not None:
+            x = self.feature_attention(x)
         x = self.proj(x).flatten(2).transpose(1, 2)  # (B, HW, C)
         # APP scores the projected features before position information is
         # added, then pools the position-embedded tokens.
