@@ -24,8 +24,9 @@ if parse_version_info(mmengine.__version__) < parse_version_info(
         f'{mmengine.__version__}. Install the versions in '
         'requirements/runtime.txt if something fails.')
 
-from . import datasets, evaluation, models, utils  # noqa: E402,F401
+from . import datasets, engine, evaluation, models, utils  # noqa: E402,F401
 
 __all__ = [
-    '__version__', 'version_info', 'datasets', 'evaluation', 'models', 'utils'
+    '__version__', 'version_info', 'datasets', 'engine', 'evaluation',
+    'models', 'utils'
 ]

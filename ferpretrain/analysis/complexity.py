@@ -8,6 +8,13 @@ Conventions (papers differ; say which one a number uses):
 - ``gmac``: fvcore-style multiply-accumulates from ``mmengine.analysis``
   (convolutions, linear layers, the attention matrix products, norms). This
   is the convention of the TransFER / APViT figures (15.30 / 12.67 GMAC).
+- ``convention='thop'``: the ``thop.profile`` count of the original
+  ``thop`` package (0.1.1; ``ultralytics-thop`` 2.x counts more ops):
+  multiply-accumulates of modules (convolutions, linear layers, norms)
+  only, so the attention matrix products ``q @ k`` and ``attn @ v`` are
+  *not* counted. POSTER V2 quotes its 8.4 G in this convention
+  (``compute_param_flop`` of the official code calls thop); TransFER and
+  APViT come to 14.84 and 12.40 G in it.
 - ``params``: every parameter of the built model. ferpretrain never builds
   modules that do not run, so this equals the "used parameters" count that
   thop reports.
@@ -38,6 +45,7 @@ class ModelComplexity:
     macs: int
     input_shape: Tuple[int, ...]
     unsupported_ops: Dict[str, int] = field(default_factory=dict)
+    convention: str = 'fvcore'
 
     @property
     def params_m(self) -> float:
@@ -50,7 +58,8 @@ class ModelComplexity:
     def __str__(self) -> str:
         return (f'input shape: {tuple(self.input_shape)}\n'
                 f'parameters: {_fmt(self.params_m)} M\n'
-                f'MACs: {_fmt(self.gmac)} G (fvcore-style, whole model; '
+                f'MACs: {_fmt(self.gmac)} G ({self.convention}-style, '
+                f'whole model; '
                 f'FLOPs = 2 x MACs = {_fmt(2 * self.gmac)} G)')
 
 
@@ -60,17 +69,23 @@ def _fmt(value: float) -> str:
     return f'{value:.2f}' if value >= 1 else f'{value:.3g}'
 
 
-def get_model_complexity(
-        model: nn.Module,
-        input_shape: Union[int, Sequence[int]] = 112) -> ModelComplexity:
-    """Count the parameters and fvcore-style MACs of a whole classifier.
+def get_model_complexity(model: nn.Module,
+                         input_shape: Union[int, Sequence[int]] = 112,
+                         convention: str = 'fvcore') -> ModelComplexity:
+    """Count the parameters and MACs of a whole classifier.
 
     Args:
         model (nn.Module): An mmpretrain classifier (``forward(inputs,
             mode='tensor')``) or any module taking one image batch.
         input_shape (int | Sequence[int]): ``S`` for 3xSxS, ``(H, W)`` or
             ``(C, H, W)``; batch size 1.
+        convention (str): ``'fvcore'`` (default; counts the attention
+            matrix products) or ``'thop'`` (modules only), see the module
+            docstring.
     """
+    if convention not in ('fvcore', 'thop'):
+        raise ValueError(f"convention must be 'fvcore' or 'thop', got "
+                         f'{convention!r}.')
     if isinstance(input_shape, int):
         input_shape = (3, input_shape, input_shape)
     elif len(input_shape) == 2:
@@ -86,6 +101,13 @@ def get_model_complexity(
     wrapped = _TensorMode(model) if _takes_mode(model) else model
     # The analyzer warns about every op it does not count (activations,
     # pooling, topk ...); they are reported in `unsupported_ops` instead.
+    if convention == 'thop':
+        try:
+            macs = _thop_macs(wrapped, inputs)
+        finally:
+            model.train(was_training)
+        params = sum(p.numel() for p in model.parameters())
+        return ModelComplexity(params, macs, input_shape, {}, 'thop')
     logger = MMLogger.get_current_instance()
     level = logger.level
     logger.setLevel('ERROR')
@@ -101,6 +123,23 @@ def get_model_complexity(
         model.train(was_training)
     params = sum(p.numel() for p in model.parameters())
     return ModelComplexity(params, macs, input_shape, unsupported)
+
+
+def _thop_macs(model: nn.Module, inputs: torch.Tensor) -> int:
+    try:
+        import thop
+    except ImportError as e:
+        raise ImportError('thop-style counting needs the thop package: '
+                          'pip install thop==0.1.1.post2209072238') from e
+    with torch.no_grad():
+        macs, _ = thop.profile(model, inputs=(inputs, ), verbose=False)
+    # thop leaves its counters as buffers on every module; remove them so
+    # the model's state dict stays the model's.
+    for module in model.modules():
+        for name in ('total_ops', 'total_params'):
+            if name in module._buffers:
+                del module._buffers[name]
+    return int(macs)
 
 
 def _takes_mode(model: nn.Module) -> bool:

@@ -31,6 +31,10 @@ def test_apvit_parameters_and_macs_match_the_paper(apvit):
     # models.md: 65.21 M parameters, 12.67 GMAC (fvcore) at 112x112.
     assert abs(result.params_m - 65.21) / 65.21 < 0.005
     assert abs(result.gmac - 12.67) / 12.67 < 0.03
+    # thop-style on the same model (reference: 12.40 on the official code).
+    thop_style = get_model_complexity(apvit, 112, convention='thop')
+    assert abs(thop_style.gmac - 12.40) / 12.40 < 0.01
+    assert 'thop-style' in str(thop_style)
 
 
 def test_apvit_without_pooling_costs_15_30_gmac():

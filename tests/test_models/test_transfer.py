@@ -149,6 +149,10 @@ def test_transfer_parameters_and_macs_match_the_paper(transfer):
     # models.md: 65.22 M parameters, 15.30 GMAC (fvcore) at 112x112.
     assert abs(result.params_m - 65.22) / 65.22 < 0.005
     assert abs(result.gmac - 15.30) / 15.30 < 0.03
+    # thop-style (modules only, no attention products), as measured on the
+    # official architecture (paper-facts: 14.84).
+    thop_style = get_model_complexity(transfer, 112, convention='thop')
+    assert abs(thop_style.gmac - 14.84) / 14.84 < 0.01
     assert len(transfer.neck.feature_attention.lanets) == 2
     assert all(b.attn.head_dropping.drop_prob == 0.3
                for b in transfer.neck.blocks)

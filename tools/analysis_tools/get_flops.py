@@ -5,6 +5,11 @@ whole classifier (backbone, neck and head), as the FER papers count.
 
     python tools/analysis_tools/get_flops.py configs/apvit/raf.py
     python tools/analysis_tools/get_flops.py CONFIG --shape 224 224
+    python tools/analysis_tools/get_flops.py CONFIG --convention thop
+
+``--convention fvcore`` (default) counts the attention matrix products, as
+the TransFER and APViT figures do; ``thop`` counts modules only, as POSTER
+V2's figures do.
 """
 import argparse
 
@@ -22,6 +27,12 @@ def parse_args():
         default=None,
         help='input size: S, H W or C H W (default: the size the config\'s '
         'test pipeline produces, else 224)')
+    parser.add_argument(
+        '--convention',
+        choices=['fvcore', 'thop'],
+        default='fvcore',
+        help='MAC counting convention (default: fvcore; thop = modules '
+        'only, no attention matrix products)')
     parser.add_argument(
         '--per-module',
         action='store_true',
@@ -52,7 +63,7 @@ def main():
         shape = tuple(args.shape)
     # Weights do not change the count: never load pretrained files here.
     model = get_model(cfg, device='cpu')
-    result = get_model_complexity(model, shape)
+    result = get_model_complexity(model, shape, args.convention)
     split_line = '=' * 40
     print(f'{split_line}\nconfig: {args.config}\n{result}\n{split_line}')
     if result.unsupported_ops:

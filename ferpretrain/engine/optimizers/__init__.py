@@ -1,0 +1,3 @@
+from .sam import SAMOptimWrapper, sam_perturbation
+
+__all__ = ['SAMOptimWrapper', 'sam_perturbation']

@@ -1,0 +1,3 @@
+from .poster_loss import POSTERLoss
+
+__all__ = ['POSTERLoss']
