@@ -8,6 +8,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
+from ferpretrain.datasets.categories import CAERS_CATEGORIES
 from ferpretrain.registry import DATASETS
 # The writers of the real layouts live beside each class's own tests
 # (pytest puts this folder on sys.path).
@@ -17,6 +18,7 @@ from test_affectnet import default_rows, write_affectnet
 from test_ckplus import write_ckplus
 from test_ferplus import write_ferplus
 from test_jaffe import write_jaffe
+from test_sfew_caer import write_folders
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DATASET_CONFIGS = osp.join(REPO, 'configs', '_base_', 'datasets')
@@ -44,6 +46,9 @@ def _write(name, tmp_path):
         return write_ckplus(root, CK_SEQS)
     if name.startswith('jaffe'):
         return write_jaffe(root, subjects=JAFFE_SUBJECTS)
+    if name.startswith('caers'):
+        write_folders(root, ('train', 'test'), CAERS_CATEGORIES)
+        return str(root)
     raise AssertionError(f'no fixture for configs/_base_/datasets/{name}; '
                          'add one here')
 

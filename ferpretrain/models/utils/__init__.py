@@ -12,3 +12,11 @@ __all__ = [
     'random_drop_mask', 'SEBlock', 'WindowCrossAttention',
     'WindowCrossAttentionBlock'
 ]
+from .posterv2_convert import (OpaquePickledObject,  # noqa: E402
+                               convert_posterv2_checkpoint,
+                               group_posterv2_keys, load_posterv2_release)
+
+__all__ += [
+    'OpaquePickledObject', 'convert_posterv2_checkpoint',
+    'group_posterv2_keys', 'load_posterv2_release'
+]

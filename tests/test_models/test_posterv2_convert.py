@@ -1,0 +1,289 @@
+"""POSTER V2 release converter: safe reading, key mapping, the CLI.
+
+The official-layout state dict is synthesised from ferpretrain's full model
+by an inverse of the mapping written independently here (so a wrong rule in
+the converter does not cancel out), plus the keys of the modules the
+official model builds but never runs, with a DataParallel ``module.``
+prefix. It is saved like the authors' ``main.py`` does, next to a
+``RecorderMeter`` pickled from ``__main__``.
+"""
+import importlib.util
+import os
+import os.path as osp
+import re
+import sys
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+
+from ferpretrain.datasets.categories import (AFFECTNET_CATEGORIES,
+                                             RAFDB_CATEGORIES)
+from ferpretrain.models.utils import (OpaquePickledObject,
+                                      convert_posterv2_checkpoint,
+                                      load_posterv2_release)
+from ferpretrain.models.utils.cross_attention import relative_position_index
+from ferpretrain.registry import MODELS
+
+sys.path.insert(0, osp.join(osp.dirname(osp.dirname(__file__)), 'test_tools'))
+from tool_helpers import REPO_ROOT, explain, run_python  # noqa: E402
+
+CONFIG = osp.join(REPO_ROOT, 'configs', '_base_', 'models', 'poster_v2.py')
+CONVERTER = osp.join(REPO_ROOT, 'tools', 'model_converters',
+                     'posterv2_to_ferpretrain.py')
+
+# ferpretrain name -> official name (inverse of the converter's table).
+_TO_OFFICIAL = [
+    (r'backbone\.input_layer\.(.+)', r'ir_back.input_layer.\1'),
+    (r'backbone\.body\.(\d)\.(.+)',
+     lambda m: f'ir_back.body{int(m[1]) + 1}.{m[2]}'),
+    (r'landmark_backbone\.(conv_[345])\.(\d+\..+)',
+     r'face_landback.\1.model.\2'),
+    (r'landmark_backbone\.(.+)', r'face_landback.\1'),
+    (r'neck\.image_downsamples\.(\d)\.(.+)',
+     lambda m: f'conv{int(m[1]) + 1}.{m[2]}'),
+    (r'neck\.landmark_projs\.2\.(.+)', r'last_face_conv.\1'),
+    (r'neck\.cross_attns\.(\d)\.norm1\.(.+)',
+     lambda m: f'window{int(m[1]) + 1}.norm.{m[2]}'),
+    (r'neck\.cross_attns\.(\d)\.attn\.(.+)',
+     lambda m: f'attn{int(m[1]) + 1}.{m[2]}'),
+    (r'neck\.cross_attns\.(\d)\.norm2\.(.+)',
+     lambda m: f'ffn{int(m[1]) + 1}.norm.{m[2]}'),
+    (r'neck\.cross_attns\.(\d)\.(.+)', lambda m: f'ffn{int(m[1]) + 1}.{m[2]}'),
+    (r'neck\.token_embeds\.0\.(.+)', r'embed_q.\1'),
+    (r'neck\.token_embeds\.1\.(.+)', r'embed_k.\1'),
+    (r'neck\.token_embeds\.2\.(.+)', r'embed_v.proj.\1'),
+    (r'neck\.layers\.(.+)', r'VIT.blocks.\1'),
+    (r'neck\.se\.(.+)', r'VIT.se_block.\1'),
+    (r'neck\.(.+)', r'VIT.\1'),
+    (r'head\.fc\.(.+)', r'VIT.head.linear.\1'),
+]
+
+
+def to_official(name):
+    for pattern, repl in _TO_OFFICIAL:
+        if re.fullmatch(pattern, name):
+            return re.sub(pattern, repl, name)
+    raise AssertionError(f'no inverse rule for {name}')
+
+
+def never_run_keys():
+    """Keys of the official modules that never run.
+
+    Small stand-in values: the converter drops them by name (the real
+    ``ir_back.output_layer.3.weight`` alone is 512 x 25088).
+    """
+    names = [
+        'ir_back.output_layer.0.weight', 'ir_back.output_layer.0.running_mean',
+        'ir_back.output_layer.3.weight', 'ir_back.output_layer.3.bias',
+        'ir_back.output_layer.4.num_batches_tracked',
+        'face_landback.output_layer.conv.conv.weight',
+        'face_landback.output_layer.linear.weight',
+        'VIT.patch_embed.proj.weight', 'VIT.patch_embed.proj.bias',
+        'VIT.CON1.weight', 'VIT.IRLinear1.weight', 'VIT.IRLinear1.bias',
+        'VIT.IRLinear2.weight', 'VIT.IRLinear2.bias',
+        'VIT.eca_block.conv.weight'
+    ]
+    names += [
+        f'VIT.blocks.{n}.conv.{p}' for n in (0, 1) for p in ('weight', 'bias')
+    ]
+    out = {name: torch.zeros(2) for name in names}
+    for i, win in enumerate((28, 14, 7), 1):
+        out[f'attn{i}.relative_position_index'] = relative_position_index(win)
+    return out
+
+
+# Pickled as ``__main__.RecorderMeter`` (the release's class); its reduce
+# would run a shell command if the reader resolved it.
+class RecorderMeter:
+
+    def __init__(self, marker):
+        self.marker = marker
+        self.epoch_accuracy = np.zeros((3, 2), dtype=np.float32)
+
+    def __reduce__(self):
+        return (os.system, (f'touch {self.marker}', ))
+
+
+RecorderMeter.__module__ = '__main__'
+RecorderMeter.__qualname__ = 'RecorderMeter'
+
+
+class PlainRecorder:
+    """A RecorderMeter pickled by state, as the authors' one is."""
+
+    def __init__(self):
+        self.total_epoch = 3
+        self.epoch_losses = np.arange(6, dtype=np.float32).reshape(3, 2)
+
+
+PlainRecorder.__module__ = '__main__'
+PlainRecorder.__qualname__ = 'RecorderMeter'
+
+
+@pytest.fixture(scope='module')
+def model_cfg():
+    return Config.fromfile(CONFIG).model
+
+
+def random_state(model):
+    """The model's state dict with distinct random values."""
+    return {
+        k: torch.randn(v.shape) if v.is_floating_point() else v.clone()
+        for k, v in model.state_dict().items()
+    }
+
+
+@pytest.fixture(scope='module')
+def reference(model_cfg):
+    """A full POSTER V2's state dict with distinct random values."""
+    torch.manual_seed(0)
+    return random_state(MODELS.build(model_cfg))
+
+
+@pytest.fixture(scope='module')
+def small_cfg(model_cfg):
+    """POSTER V2 with a narrow IR-50 stage 3, token width and ViT.
+
+    The key set is the full model's (asserted): the widths change, not the
+    modules, so the CLI round trip stays fast and still covers every rule.
+    """
+    cfg = model_cfg.copy()
+    cfg.backbone.stage_channels = (64, 128, 64, 64)
+    cfg.neck.dims = (64, 128, 64)
+    cfg.neck.embed_dims = 64
+    cfg.head.in_channels = 64
+    return cfg
+
+
+def official_layout(reference):
+    state = {to_official(k): v for k, v in reference.items()}
+    state.update(never_run_keys())
+    return {'module.' + k: v for k, v in state.items()}
+
+
+def save_release(path, state_dict, marker):
+    # pickle looks the class up by name when saving: make
+    # ``__main__.RecorderMeter`` resolve for the duration of the save.
+    main = sys.modules['__main__']
+    had, old = hasattr(main, 'RecorderMeter'), getattr(main, 'RecorderMeter',
+                                                       None)
+    main.RecorderMeter = PlainRecorder
+    try:
+        torch.save(
+            {
+                'epoch': 200,
+                'state_dict': state_dict,
+                'best_acc': torch.tensor(92.2),
+                'recorder': PlainRecorder(),
+                'evil': RecorderMeter(marker),
+            }, path)
+    finally:
+        if had:
+            main.RecorderMeter = old
+        else:
+            del main.RecorderMeter
+
+
+def test_release_reader_runs_no_code(tmp_path):
+    marker = tmp_path / 'pwned'
+    path = tmp_path / 'release.pth'
+    save_release(path, {'module.VIT.cls_token': torch.ones(1, 1, 4)}, marker)
+    with pytest.raises(Exception):  # a weights-only load refuses it
+        torch.load(path, weights_only=True)
+    checkpoint = load_posterv2_release(path)
+    assert not marker.exists()
+    evil = checkpoint['evil']
+    assert isinstance(evil, OpaquePickledObject)
+    assert evil.pickled_global in ('posix.system', 'nt.system')
+    assert evil.args == (f'touch {marker}', )
+    recorder = checkpoint['recorder']
+    assert recorder.pickled_global == '__main__.RecorderMeter'
+    np.testing.assert_array_equal(recorder.state['epoch_losses'],
+                                  PlainRecorder().epoch_losses)
+    assert torch.equal(checkpoint['state_dict']['module.VIT.cls_token'],
+                       torch.ones(1, 1, 4))
+    with pytest.raises(FileNotFoundError, match='missing.pth'):
+        load_posterv2_release(tmp_path / 'missing.pth')
+    (tmp_path / 'junk.pth').write_bytes(b'not a checkpoint')
+    with pytest.raises(ValueError, match='junk.pth'):
+        load_posterv2_release(tmp_path / 'junk.pth')
+
+
+def test_convert_full_key_set(reference):
+    official = official_layout(reference)
+    official['module.VIT.mystery.weight'] = torch.zeros(1)
+    converted, dropped, unknown = convert_posterv2_checkpoint(official)
+    assert unknown == ['module.VIT.mystery.weight']
+    assert converted.keys() == reference.keys()
+    for key, value in reference.items():
+        assert converted[key] is official['module.' + to_official(key)]
+    dropped_keys = sorted(k for keys in dropped.values() for k in keys)
+    assert dropped_keys == sorted('module.' + k for k in never_run_keys())
+    assert len(dropped) == 8  # every group listed once
+    with pytest.raises(ValueError, match='both map to'):
+        convert_posterv2_checkpoint({
+            'VIT.norm.bias': torch.zeros(1),
+            'module.VIT.norm.bias': torch.zeros(1)
+        })
+
+
+def test_converter_cli(tmp_path, reference, small_cfg):
+    torch.manual_seed(1)
+    small = random_state(MODELS.build(small_cfg))
+    assert small.keys() == reference.keys()
+    marker = tmp_path / 'pwned'
+    src = tmp_path / 'raf-db-model_best.pth'
+    save_release(src, official_layout(small), marker)
+    dst = tmp_path / 'out' / 'posterv2.pth'
+    proc = run_python(CONVERTER, src, dst, cwd=tmp_path)
+    assert proc.returncode == 0, explain(proc)
+    assert not marker.exists()
+    assert 'VIT.IRLinear1/2 (never run)' in proc.stdout, explain(proc)
+
+    out = torch.load(dst, weights_only=True)
+    assert out['meta']['dataset_meta']['classes'] == list(RAFDB_CATEGORIES)
+    model = MODELS.build(small_cfg)
+    result = model.load_state_dict(out['state_dict'], strict=True)
+    assert not result.missing_keys and not result.unexpected_keys
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, small[key]), key
+
+
+def converter_main(*args):
+    """The CLI's ``main`` in-process (the refusals need no subprocess)."""
+    spec = importlib.util.spec_from_file_location('posterv2_cli', CONVERTER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main([str(a) for a in args])
+
+
+def test_converter_refusals_and_8_classes(tmp_path):
+    state = {
+        'module.VIT.head.linear.weight': torch.randn(8, 768),
+        'module.VIT.head.linear.bias': torch.randn(8),
+        'module.VIT.odd.weight': torch.zeros(2),
+    }
+    src = tmp_path / 'affectnet-8.pth'
+    save_release(src, state, tmp_path / 'pwned')
+    dst = tmp_path / 'out.pth'
+    with pytest.raises(SystemExit, match=r'keys match no .*VIT\.odd'):
+        converter_main(src, dst, '--num-classes', 8)
+    with pytest.raises(SystemExit, match='8 outputs but --num-classes is 7'):
+        converter_main(src, dst, '--allow-unknown')
+    converter_main(src, dst, '--num-classes', 8, '--allow-unknown')
+    assert not (tmp_path / 'pwned').exists()
+    out = torch.load(dst, weights_only=True)
+    assert out['meta']['dataset_meta']['classes'] == list(AFFECTNET_CATEGORIES)
+    assert sorted(out['state_dict']) == ['head.fc.bias', 'head.fc.weight']
+    assert torch.equal(out['state_dict']['head.fc.weight'],
+                       state['module.VIT.head.linear.weight'])
+    with pytest.raises(SystemExit, match='--overwrite'):
+        converter_main(src, dst, '--num-classes', 8, '--allow-unknown')
+    with pytest.raises(SystemExit, match='missing.pth'):
+        converter_main(tmp_path / 'missing.pth', tmp_path / 'x.pth')
+    torch.save({'state_dict': {'x': torch.zeros(1)}}, tmp_path / 'other.pth')
+    with pytest.raises(SystemExit, match=r'other\.pth.*no classifier'):
+        converter_main(tmp_path / 'other.pth', tmp_path / 'x.pth',
+                       '--allow-unknown')
