@@ -6,15 +6,17 @@ Usage::
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE]
         [--out-item {metrics,pred}] [--show-dir DIR] [--show]
         [--interval N] [--wait-time S] [--no-pin-memory] [--tta] [--amp]
-        [--trust-checkpoint] [--cfg-options KEY=VALUE ...]
+        [--trust-checkpoint] [--test-data FILE] [--test-data-pipeline]
+        [--model-classes NAMES] [--class-map TEST=MODEL ...]
+        [--no-class-matching] [--cfg-options KEY=VALUE ...]
         [--launcher {none,pytorch,slurm,mpi}]
 
 The arguments are mmpretrain's ``tools/test.py`` ones, plus
 ``--trust-checkpoint`` and the cross-dataset options below. The checkpoint
-is loaded with torch's weights-only
-unpickler and a small allow-list (``import ferpretrain.utils`` installs it
-into mmengine); a file that carries other Python objects is refused with a
-message that says how to trust it. ``--out`` dumps the predictions (mmengine's
+is loaded with torch's weights-only unpickler and a small allow-list
+(``import ferpretrain.utils`` installs it into mmengine); a file that
+carries other Python objects is refused with a message that says how to
+trust it. ``--out`` dumps the predictions (mmengine's
 ``DumpResults``) or, with ``--out-item metrics``, the metrics (overall, mean
 class and per-class accuracy, the confusion matrix with its class names) as
 JSON, YAML or pickle by the file's extension.

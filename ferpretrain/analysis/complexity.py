@@ -15,9 +15,12 @@ Conventions (papers differ; say which one a number uses):
   *not* counted. POSTER V2 quotes its 8.4 G in this convention
   (``compute_param_flop`` of the official code calls thop); TransFER and
   APViT come to 14.84 and 12.40 G in it.
-- ``params``: every parameter of the built model. ferpretrain never builds
-  modules that do not run, so this equals the "used parameters" count that
-  thop reports.
+- ``params``: every parameter of the built model, in both conventions.
+  ferpretrain never builds modules that do not run, so nothing idle is
+  counted. thop's own parameter count differs: it counts every module the
+  model holds (idle ones included) and skips bare ``nn.Parameter`` s (CLS
+  tokens, position embeddings), which is why POSTER V2's 43.72 M reads
+  43.75 M here.
 """
 from dataclasses import dataclass, field
 from typing import Dict, Optional, Sequence, Tuple, Union
