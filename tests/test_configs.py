@@ -39,14 +39,19 @@ def test_config_builds_and_runs(path, tmp_path):
         assert '::' not in f.read()
     size = infer_input_size(cfg)
     assert size is not None, f'{path}: cannot tell the input size'
-    num_classes = cfg.model.head.num_classes
+    if cfg.model.type == 'LandmarkRegressor':  # configs/landmarks/
+        out_shape, pred_key, pred_shape = (2, 136), 'pred_landmarks', (68, 2)
+    else:
+        num_classes = cfg.model.head.num_classes
+        out_shape, pred_key = (2, num_classes), 'pred_score'
+        pred_shape = (num_classes, )
     images = torch.randint(0, 256, (2, 3, *size), dtype=torch.uint8)
 
     model = get_model(cfg, device='cpu').eval()
     with torch.no_grad():
         data = model.data_preprocessor(dict(inputs=list(images)))
         logits = model(data['inputs'], mode='tensor')
-    assert logits.shape == (2, num_classes)
+    assert logits.shape == out_shape
 
     cfg.work_dir = str(tmp_path)
     with DefaultScope.overwrite_default_scope('mmpretrain'):
@@ -55,7 +60,7 @@ def test_config_builds_and_runs(path, tmp_path):
     with torch.no_grad():
         preds = runner.model.test_step(dict(inputs=list(images)))
     assert len(preds) == 2
-    assert preds[0].pred_score.shape == (num_classes, )
+    assert preds[0].get(pred_key).shape == pred_shape
 
 
 PAPER_READMES = sorted(glob.glob(osp.join(REPO, 'configs', '*', 'README.md')))

@@ -6,8 +6,10 @@ the whole network, so this counts ``model(inputs, mode='tensor')``.
 Conventions (papers differ; say which one a number uses):
 
 - ``gmac``: fvcore-style multiply-accumulates from ``mmengine.analysis``
-  (convolutions, linear layers, the attention matrix products, norms). This
-  is the convention of the TransFER / APViT figures (15.30 / 12.67 GMAC).
+  (convolutions, linear layers, the attention matrix products, norms;
+  ``F.scaled_dot_product_attention`` counts as its two products, so fused
+  and explicit attention give the same figure). This is the convention of
+  the TransFER / APViT figures (15.30 / 12.67 GMAC).
 - ``convention='thop'``: the ``thop.profile`` count of the original
   ``thop`` package (0.1.1; ``ultralytics-thop`` 2.x counts more ops):
   multiply-accumulates of modules (convolutions, linear layers, norms)
@@ -28,6 +30,7 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 from mmengine.analysis import FlopAnalyzer
+from mmengine.analysis.jit_handles import get_shape
 from mmengine.logging import MMLogger
 
 
@@ -70,6 +73,22 @@ def _fmt(value: float) -> str:
     # Two decimals for paper-sized figures, three significant digits below 1
     # so that reduced models do not print as 0.00.
     return f'{value:.2f}' if value >= 1 else f'{value:.3g}'
+
+
+def sdpa_flop_jit(inputs, outputs) -> int:
+    """fvcore-style MACs of ``F.scaled_dot_product_attention``.
+
+    The two matrix products an explicit attention would count (``q @ k^T``
+    and ``attn @ v``): ``batch * L * S * (E + Ev)`` for queries
+    ``(..., L, E)``, keys ``(..., S, E)`` and values ``(..., S, Ev)``. The
+    softmax is not counted, as fvcore does not count it for the explicit
+    form either, so a fused attention and its explicit form count the same.
+    """
+    q, k, v = (get_shape(val) for val in inputs[:3])
+    batch = 1
+    for dim in q[:-2]:
+        batch *= dim
+    return batch * q[-2] * k[-2] * (q[-1] + v[-1])
 
 
 def get_model_complexity(model: nn.Module,
@@ -116,6 +135,8 @@ def get_model_complexity(model: nn.Module,
     logger.setLevel('ERROR')
     try:
         analyzer = FlopAnalyzer(wrapped, (inputs, ))
+        analyzer.set_op_handle(
+            'aten::scaled_dot_product_attention', sdpa_flop_jit)
         analyzer.unsupported_ops_warnings(False)
         analyzer.uncalled_modules_warnings(False)
         with torch.no_grad():

@@ -10,6 +10,7 @@ from .categories import (AFFECTNET_CATEGORIES, AFFECTNET_CODES,
                          label_permutation)
 from .ckplus import CKPlus
 from .dataset_wrappers import ClassSubsetDataset
+from .face_landmarks import LANDMARK_CSV_HEADER, FaceLandmarkDataset
 from .fer2013 import FER2013
 from .fer_folder import FERFolder
 from .ferplus import FERPLUS_LABEL_MODES, FERPlus
@@ -36,5 +37,6 @@ __all__ = [
     'ClassSubsetDataset',
     'subject_folds', 'subject_kfold', 'leave_one_subject_out',
     'LoadFERImage', 'FERRandomRotate', 'CropFaceBox', 'EXPRESSIONS',
-    'draw_face', 'generate_synthetic_rafdb'
+    'draw_face', 'generate_synthetic_rafdb', 'FaceLandmarkDataset',
+    'LANDMARK_CSV_HEADER'
 ]

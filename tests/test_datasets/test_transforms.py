@@ -236,3 +236,26 @@ def test_rotate_repr():
     text = repr(FERRandomRotate(prob=0.3, degree=6))
     assert text == ("FERRandomRotate(prob=0.3, degree=6.0, pad_val=0, "
                     "interpolation='bilinear')")
+
+
+def test_add_gaussian_noise_statistics_clipping_and_errors():
+    from ferpretrain.datasets.transforms import AddGaussianNoise
+
+    np.random.seed(0)
+    img = np.full((64, 64, 3), 128, np.uint8)
+    out = AddGaussianNoise()(dict(img=img.copy()))['img']
+    assert out.dtype == np.uint8 and out.shape == img.shape
+    diff = out.astype(float) - 128
+    # POSTER's variance 30 (before rounding down by the uint8 cast).
+    assert abs(diff.var() - 30) < 3
+    white = AddGaussianNoise(std=50)(dict(img=np.full((8, 8), 250,
+                                                      np.uint8)))['img']
+    assert white.max() == 255  # clipped, not wrapped around
+    assert np.array_equal(
+        AddGaussianNoise(prob=0.)(dict(img=img.copy()))['img'], img)
+    with pytest.raises(TypeError, match='before normalisation'):
+        AddGaussianNoise()(dict(img=img.astype(np.float32)))
+    with pytest.raises(ValueError, match='std must be >= 0'):
+        AddGaussianNoise(std=-1)
+    with pytest.raises(ValueError, match='prob must be in'):
+        AddGaussianNoise(prob=2)

@@ -144,6 +144,38 @@ def test_landmark_head_output():
     assert MobileFaceNet()(torch.randn(1, 3, 96, 96))[0].shape[-1] == 6
 
 
+def test_input_size_sets_the_landmark_head_kernel():
+    model = MobileFaceNet(
+        out_indices=ALL_POINTS, with_landmark_head=True, input_size=64).eval()
+    assert model.input_size == 64
+    assert model.landmark_head.map_size == 4
+    assert model.landmark_head.conv_6_dw.conv.kernel_size == (4, 4)
+    outs = model(torch.randn(2, 3, 64, 64))
+    assert [tuple(o.shape[1:]) for o in outs] == [(64, 32, 32), (64, 16, 16),
+                                                  (128, 8, 8), (128, 4, 4),
+                                                  (512, 4, 4), (136, )]
+    points = model.predict_landmarks(torch.randn(3, 3, 64, 64))
+    assert points.shape == (3, 68, 2)
+    # Only the GDC kernel changes: 512 x (49 - 16) fewer weights.
+    n_64 = sum(p.numel() for p in model.parameters())
+    assert n_64 == 1_007_248 - 512 * (49 - 16)
+    # A head built for 64 refuses 112, and says which size it needs.
+    with pytest.raises(ValueError, match='64x64 input.*input_size'):
+        model(torch.randn(1, 3, 112, 112))
+    # The default stays upstream's 112 (the released weights' size).
+    assert MobileFaceNet(with_landmark_head=True).landmark_head.map_size == 7
+    # input_size does not matter to the features.
+    assert MobileFaceNet(input_size=64)(torch.randn(1, 3, 112,
+                                                    112))[0].shape[-1] == 7
+
+
+@pytest.mark.parametrize('size', [0, 8, 100, 63.9, True, '64'])
+def test_invalid_input_size_is_explained(size):
+    with pytest.raises(ValueError, match='input_size must be a positive '
+                       'multiple of 16'):
+        MobileFaceNet(with_landmark_head=True, input_size=size)
+
+
 def test_invalid_out_indices_are_explained():
     with pytest.raises(ValueError, match='out_indices'):
         MobileFaceNet(out_indices=(5, ))

@@ -87,3 +87,34 @@ def test_apvit_converter_cli(tmp_path):
          str(src), str(dst)], cwd=REPO, capture_output=True, text=True,
         env=dict(os.environ, PYTHONPATH=REPO))
     assert proc.returncode != 0 and '--overwrite' in proc.stderr
+
+
+def test_fused_attention_counts_as_its_explicit_form():
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    from ferpretrain.analysis import get_model_complexity
+
+    class Attention(nn.Module):
+
+        def __init__(self, fused):
+            super().__init__()
+            self.fused = fused
+
+        def forward(self, x):
+            # (1, 3, 8, 8) image -> 2 heads x 12 queries; keys/values from
+            # 16 other tokens with a different value width.
+            x = x.reshape(1, 2, 96)
+            q = x[..., :48].reshape(1, 2, 12, 4)
+            k = x[..., 48:].reshape(1, 2, 12, 4)
+            v = x[..., :64].reshape(1, 2, 8, 8)
+            k = torch.cat([k, k[:, :, :4]], 2)  # 16 keys
+            v = torch.cat([v, v], 2)  # 16 values of 8
+            if self.fused:
+                return F.scaled_dot_product_attention(q, k, v)
+            return (q @ k.transpose(-1, -2) * 0.5).softmax(-1) @ v
+
+    fused = get_model_complexity(Attention(True), (3, 8, 8))
+    explicit = get_model_complexity(Attention(False), (3, 8, 8))
+    # batch 2 heads x 12 queries x 16 keys x (4 + 8)
+    assert fused.macs == explicit.macs == 2 * 12 * 16 * (4 + 8)

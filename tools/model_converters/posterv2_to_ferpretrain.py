@@ -32,11 +32,8 @@ RAF-DB release; ``main.py``), 8 -> ``AFFECTNET_CATEGORIES`` (AffectNet codes
 and needs no ``--trust-checkpoint``.
 """
 import argparse
-import os
 import os.path as osp
 import sys
-
-import torch
 
 HEAD_KEY = 'head.fc.weight'
 
@@ -61,23 +58,6 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def extract_state_dict(checkpoint):
-    """The network's tensors and the names of the entries left out."""
-    if isinstance(checkpoint, dict) and isinstance(
-            checkpoint.get('state_dict'), dict):
-        return checkpoint['state_dict'], [
-            str(k) for k in checkpoint if k != 'state_dict'
-        ]
-    if isinstance(checkpoint, dict) and checkpoint and all(
-            isinstance(v, torch.Tensor) for v in checkpoint.values()):
-        return checkpoint, []
-    raise ValueError(
-        'expected a dict with a "state_dict" entry (or a plain state dict), '
-        f'got {type(checkpoint).__name__}' +
-        (f' with keys {sorted(map(str, checkpoint))[:10]}' if isinstance(
-            checkpoint, dict) else ''))
-
-
 def main(argv=None):
     args = parse_args(argv)
     from ferpretrain.datasets.categories import (AFFECTNET_CATEGORIES,
@@ -85,6 +65,8 @@ def main(argv=None):
     from ferpretrain.models.utils import (convert_posterv2_checkpoint,
                                           group_posterv2_keys,
                                           load_posterv2_release)
+    from ferpretrain.models.utils.checkpoint_convert import (
+        extract_state_dict, save_converted_checkpoint)
 
     if osp.exists(args.dst) and not args.overwrite:
         sys.exit(f'{args.dst} exists; pass --overwrite to replace it.')
@@ -109,25 +91,16 @@ def main(argv=None):
                  f'--num-classes is {args.num_classes}.')
     classes = RAFDB_CATEGORIES if rows == 7 else AFFECTNET_CATEGORIES
 
-    out = dict(
-        state_dict=converted,
-        meta=dict(
-            dataset_meta=dict(classes=list(classes)),
-            converted_from=osp.basename(args.src),
-            converter='posterv2_to_ferpretrain'))
-    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
-    torch.save(out, args.dst)
-
-    print(f'Converted {len(converted)} tensors from {args.src} to '
-          f'{args.dst} ({rows} classes: {", ".join(classes)}; head rows '
-          'kept in the official order).')
-    for label, keys in dropped.items():
-        print(f'  dropped {len(keys):4d} {label}')
-    if unknown:
-        print(f'  left out {len(unknown)} unknown keys: '
-              f'{group_posterv2_keys(unknown)}')
-    if left_out:
-        print(f'  not kept (training state): {", ".join(left_out)}')
+    save_converted_checkpoint(
+        args.dst,
+        converted,
+        classes,
+        args.src,
+        'posterv2_to_ferpretrain',
+        dropped,
+        unknown,
+        left_out,
+        summary='head rows kept in the official order')
 
 
 if __name__ == '__main__':

@@ -107,3 +107,62 @@ class FERRandomRotate(BaseTransform):
         return (f'{self.__class__.__name__}(prob={self.prob}, '
                 f'degree={self.degree}, pad_val={self.pad_val}, '
                 f"interpolation='{self.interpolation}')")
+
+
+@TRANSFORMS.register_module()
+class AddGaussianNoise(BaseTransform):
+    """Add pixel-wise Gaussian noise, clipped to the image's value range.
+
+    POSTER's ``add_gaussian_noise`` (zczcwh/POSTER,
+    ``data_preprocessing/dataset_raf.py``): ``N(mean, std)`` noise drawn
+    independently for every pixel and channel, added to the image, clipped
+    to [0, 255] and cast back to ``uint8``. POSTER's ``var=30`` is
+    ``std=sqrt(30)``. POSTER applies it, or a flip, to half of the training
+    images (``RandomApply`` + ``RandomChoice`` in its config).
+
+    Required Keys:
+
+    - img (``uint8``)
+
+    Modified Keys:
+
+    - img (same shape, ``uint8``)
+
+    Args:
+        std (float): Standard deviation in pixel values, >= 0. Defaults to
+            ``sqrt(30)`` (POSTER).
+        mean (float): Mean of the noise. Defaults to 0.
+        prob (float): Probability of adding noise. Defaults to 1.
+    """
+
+    def __init__(self,
+                 std: float = 30**0.5,
+                 mean: float = 0.,
+                 prob: float = 1.):
+        if std < 0:
+            raise ValueError(f'AddGaussianNoise: std must be >= 0, got {std}.')
+        if not 0 <= prob <= 1:
+            raise ValueError(
+                f'AddGaussianNoise: prob must be in [0, 1], got {prob}.')
+        self.std = std
+        self.mean = mean
+        self.prob = prob
+
+    @cache_randomness
+    def _apply(self) -> bool:
+        return np.random.rand() < self.prob
+
+    def transform(self, results: dict) -> dict:
+        if not self._apply():
+            return results
+        img = results['img']
+        if img.dtype != np.uint8:
+            raise TypeError('AddGaussianNoise: expects a uint8 image (put it '
+                            f'before normalisation), got {img.dtype}.')
+        noise = np.random.normal(self.mean, self.std, img.shape)
+        results['img'] = np.clip(img + noise, 0, 255).astype(np.uint8)
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(std={self.std}, mean={self.mean}, '
+                f'prob={self.prob})')

@@ -36,7 +36,8 @@ BN + PReLU, a depthwise Conv3x3 (with the stride) + BN + PReLU, and a linear
 Conv1x1 projection + BN; inside ``conv_3``/``conv_4``/``conv_5`` it adds its
 input (a residual). With the landmark head the module holds 1,007,248
 parameters (911,232 without it), the "MobileFaceNet 1.01M" measured for
-POSTER V2 in ``docs/reference/paper-facts.md``.
+POSTER V2 in ``docs/reference/paper-facts.md``; with ``input_size=64`` the
+head's 4x4 kernel makes it 990,352.
 
 Choices made here:
 
@@ -55,9 +56,11 @@ Choices made here:
   landmark vector ``(B, 136)``, ordered ``x0, y0, x1, y1, ...``;
   :meth:`MobileFaceNet.predict_landmarks` reshapes it to ``(B, 68, 2)``. As
   in cunjian/pytorch_face_landmark, coordinates are fractions of the face
-  crop's width and height. The head needs a 112x112 input (its 7x7
-  depthwise conv must reduce the map to 1x1); the features work for any
-  size divisible by 16.
+  crop's width and height. The head needs the configured ``input_size``
+  (default 112, as upstream): its global depthwise conv has a kernel of
+  ``input_size // 16`` (7 for 112, 4 for 64) and must reduce the
+  ``conv_6_sep`` map to 1x1, so a head trained at one size only accepts
+  that size. The feature maps work for any size divisible by 16.
 - ``frozen=True`` fixes every weight *and* keeps every BatchNorm in eval
   mode through ``train()``. The official code only sets
   ``requires_grad=False``, so ``model.train()`` lets the landmark branch's
@@ -203,9 +206,11 @@ class DepthwiseBottleneck(nn.Module):
 class LandmarkHead(nn.Module):
     """Global depthwise conv ("GDC") regression of 68 (x, y) landmarks.
 
-    Upstream's ``GDC`` output layer with ``embedding_size=136``: a 7x7
-    depthwise conv + BN that reduces the 512x7x7 map to 512 values, a
-    bias-free Linear 512 -> 136 and a BatchNorm1d(136).
+    Upstream's ``GDC`` output layer with ``embedding_size=136``: a
+    ``map_size x map_size`` depthwise conv + BN that reduces the
+    512 x map_size x map_size map to 512 values, a bias-free Linear
+    512 -> 136 and a BatchNorm1d(136). ``map_size`` is the input size / 16
+    (7 for upstream's 112x112 input).
     """
 
     def __init__(self,
@@ -227,8 +232,10 @@ class LandmarkHead(nn.Module):
         if x.shape[-2:] != (self.map_size, self.map_size):
             raise ValueError(
                 f'MobileFaceNet landmark head: expects a {self.map_size}x'
-                f'{self.map_size} conv_6_sep map (a 112x112 input), got '
-                f'{tuple(x.shape[-2:])}.')
+                f'{self.map_size} conv_6_sep map (a {16 * self.map_size}x'
+                f'{16 * self.map_size} input), got {tuple(x.shape[-2:])}; '
+                'build MobileFaceNet with input_size set to the image size '
+                'it is fed.')
         return self.bn(self.linear(self.conv_6_dw(x).flatten(1)))
 
 
@@ -309,6 +316,12 @@ class MobileFaceNet(BaseBackbone):
             to False.
         norm_eval (bool): Keep the BatchNorm layers in eval mode while
             training (weights still train). Defaults to False.
+        input_size (int): Side of the square input the landmark head is
+            built for: its global depthwise conv has a kernel of
+            ``input_size // 16``. Must be a positive multiple of 16.
+            Defaults to 112 (upstream's size and that of the released
+            weights); e.g. 64 for 48x48 FER2013 faces resized to 64. The
+            feature maps do not depend on it.
         init_cfg (dict, optional): e.g. ``dict(type='Pretrained',
             checkpoint='mobilefacenet_model_best.pth.tar')``; upstream key
             names are remapped on load. Without it the upstream
@@ -319,6 +332,8 @@ class MobileFaceNet(BaseBackbone):
         input (B, 3, 112, 112) -> a tuple of the selected maps among
         (B, 64, 56, 56), (B, 64, 28, 28), (B, 128, 14, 14), (B, 128, 7, 7),
         (B, 512, 7, 7), then (B, 136) landmarks if ``with_landmark_head``.
+        In general (B, 3, S, S) gives maps of S/2, S/4, S/8, S/16 and S/16
+        pixels; the landmark head needs ``S == input_size``.
     """
 
     def __init__(self,
@@ -326,8 +341,18 @@ class MobileFaceNet(BaseBackbone):
                  with_landmark_head: bool = False,
                  frozen: bool = False,
                  norm_eval: bool = False,
+                 input_size: int = 112,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
+        # Four stride-2 layers: the head's kernel must be a whole number.
+        if isinstance(input_size, bool) or not isinstance(
+                input_size, int) or input_size < 16 or input_size % 16:
+            raise ValueError(
+                'MobileFaceNet: input_size must be a positive multiple of 16 '
+                '(the network downsamples by 16 and the landmark head\'s '
+                f'depthwise kernel is input_size // 16), got {input_size!r}; '
+                'e.g. 112 (upstream) or 64.')
+        self.input_size = input_size
         num_points = len(MOBILEFACENET_OUT_NAMES)
         out_indices = tuple(i if i >= 0 else num_points + i
                             for i in out_indices)
@@ -374,7 +399,8 @@ class MobileFaceNet(BaseBackbone):
             in_channels = channels
         if last == num_points - 1:
             self.conv_6_sep = ConvBNPReLU(in_channels, _FEATURE_CHANNELS)
-        self.landmark_head = LandmarkHead() if with_landmark_head else None
+        self.landmark_head = LandmarkHead(
+            map_size=input_size // 16) if with_landmark_head else None
 
         # Upstream layouts are remapped here rather than in __init__, so
         # that `init_cfg`, `load_from` and converters all go through it.
@@ -456,7 +482,8 @@ class MobileFaceNet(BaseBackbone):
     def predict_landmarks(self, x: torch.Tensor) -> torch.Tensor:
         """The 68 landmarks as (B, 68, 2) (x, y) fractions of the crop.
 
-        Needs ``with_landmark_head=True`` and a 112x112 input.
+        Needs ``with_landmark_head=True`` and a ``(B, 3, input_size,
+        input_size)`` input.
         """
         if self.landmark_head is None:
             raise RuntimeError(

@@ -24,12 +24,11 @@ Data flow for a 224x224 input (shapes C x H x W):
 
 Design (ferpretrain's choices, the computation is the official one):
 
-- :class:`PosterV2` is an mmpretrain ``ImageClassifier`` with a second
-  backbone, ``landmark_backbone``. A neck only sees the backbone's output,
-  and the landmark branch needs the image, so the classifier runs both
-  backbones in ``extract_feat`` and hands both feature tuples to the neck.
-  The resize to 112 lives there too (the official IR-50 and the official
-  forward each resize; the result is the same).
+- :class:`PosterV2` is a :class:`LandmarkImageClassifier` (an mmpretrain
+  ``ImageClassifier`` with a second backbone, ``landmark_backbone``): it
+  runs both backbones in ``extract_feat`` and hands both feature tuples to
+  the neck. The resize to 112 lives there too (the official IR-50 and the
+  official forward each resize; the result is the same).
 - :class:`PosterV2Neck` holds everything between the backbones and the
   linear classifier, SE block included, so ``LinearClsHead`` is the head and
   the neck's output is the recalibrated CLS feature.
@@ -56,14 +55,13 @@ from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmengine.model import BaseModule, constant_init, trunc_normal_init
-from mmpretrain.models.classifiers import ImageClassifier
 from timm.layers import trunc_normal_
 from timm.models.vision_transformer import Block
 
 from ferpretrain.registry import MODELS
 from ..utils import SEBlock, WindowCrossAttentionBlock
+from .landmark_image import LandmarkImageClassifier
 
 
 def token_embedding(in_channels: int, embed_dims: int,
@@ -240,7 +238,7 @@ class PosterV2Neck(BaseModule):
 
 
 @MODELS.register_module()
-class PosterV2(ImageClassifier):
+class PosterV2(LandmarkImageClassifier):
     """POSTER V2 as an mmpretrain classifier (see the module docstring).
 
     Args:
@@ -255,42 +253,3 @@ class PosterV2(ImageClassifier):
             Defaults to 112.
         train_cfg, data_preprocessor, init_cfg: as ``ImageClassifier``.
     """
-
-    def __init__(self,
-                 backbone: dict,
-                 landmark_backbone: dict,
-                 neck: dict,
-                 head: dict,
-                 input_size: int = 112,
-                 train_cfg: Optional[dict] = None,
-                 data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
-        super().__init__(
-            backbone=backbone,
-            neck=neck,
-            head=head,
-            train_cfg=train_cfg,
-            data_preprocessor=data_preprocessor,
-            init_cfg=init_cfg)
-        if not isinstance(landmark_backbone, nn.Module):
-            landmark_backbone = MODELS.build(landmark_backbone)
-        self.landmark_backbone = landmark_backbone
-        self.input_size = input_size
-
-    def extract_feat(self,
-                     inputs: torch.Tensor,
-                     stage: str = 'neck') -> Tuple[torch.Tensor]:
-        """Both branches and the neck; ``stage='backbone'`` returns the
-        image and landmark feature tuples concatenated."""
-        if stage not in ('backbone', 'neck', 'pre_logits'):
-            raise ValueError(f'PosterV2: invalid stage {stage!r}.')
-        # Nearest, as F.interpolate's default in the official forward.
-        x = F.interpolate(inputs, size=self.input_size)
-        image_feats = self.backbone(x)
-        landmark_feats = self.landmark_backbone(x)
-        if stage == 'backbone':
-            return tuple(image_feats) + tuple(landmark_feats)
-        feats = self.neck(image_feats, landmark_feats)
-        if stage == 'neck':
-            return feats
-        return self.head.pre_logits(feats)

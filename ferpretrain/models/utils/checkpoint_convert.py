@@ -4,7 +4,7 @@ Each converter maps a third-party state dict onto ferpretrain's module names
 and returns what it could not place, so a user sees every skipped key instead
 of a silent non-strict load.
 """
-from typing import Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 import torch
 
@@ -68,3 +68,78 @@ def convert_apvit_checkpoint(
         else:
             unknown.append(key)
     return converted, unknown
+
+
+def extract_state_dict(
+    checkpoint: Any,
+    keys: Sequence[str] = ('state_dict', )
+) -> Tuple[Dict[str, Any], List[str]]:
+    """The network's tensors of a training checkpoint, and what is left.
+
+    Args:
+        checkpoint: What the file holds.
+        keys (Sequence[str]): Entries that may hold the state dict, tried in
+            order (``'state_dict'`` for POSTER V2 and mmengine,
+            ``'model_state_dict'`` for POSTER).
+
+    Returns:
+        tuple: The state dict and the names of the other entries (training
+        state, not kept). A plain state dict is returned as it is.
+
+    Raises:
+        ValueError: Neither a dict with one of ``keys`` nor a state dict.
+    """
+    if isinstance(checkpoint, dict):
+        for key in keys:
+            if isinstance(checkpoint.get(key), dict):
+                return checkpoint[key], [
+                    str(k) for k in checkpoint if k != key
+                ]
+        if checkpoint and all(
+                isinstance(v, torch.Tensor) for v in checkpoint.values()):
+            return checkpoint, []
+    names = ' or '.join(f'"{k}"' for k in keys)
+    raise ValueError(
+        f'expected a dict with a {names} entry (or a plain state dict), got '
+        f'{type(checkpoint).__name__}' +
+        (f' with keys {sorted(map(str, checkpoint))[:10]}' if isinstance(
+            checkpoint, dict) else ''))
+
+
+def save_converted_checkpoint(dst: str,
+                              state_dict: Dict[str, Any],
+                              classes: Sequence[str],
+                              src: str,
+                              converter: str,
+                              dropped: Dict[str, List[str]],
+                              unknown: List[str],
+                              left_out: List[str],
+                              summary: str = '') -> None:
+    """Save ``{'state_dict', 'meta'}`` and print what was converted.
+
+    ``meta.dataset_meta.classes`` carries the class names, which
+    ``tools/test.py`` reads for cross-dataset evaluation. Every dropped,
+    unknown and left-out entry is printed, grouped.
+    """
+    import os
+    import os.path as osp
+
+    from .posterv2_convert import group_posterv2_keys
+    out = dict(
+        state_dict=state_dict,
+        meta=dict(
+            dataset_meta=dict(classes=list(classes)),
+            converted_from=osp.basename(src),
+            converter=converter))
+    os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
+    torch.save(out, dst)
+    print(f'Converted {len(state_dict)} tensors from {src} to {dst} '
+          f'({len(classes)} classes: {", ".join(classes)}' +
+          (f'; {summary}' if summary else '') + ').')
+    for label, keys in dropped.items():
+        print(f'  dropped {len(keys):4d} {label}')
+    if unknown:
+        print(f'  left out {len(unknown)} unknown keys: '
+              f'{group_posterv2_keys(unknown)}')
+    if left_out:
+        print(f'  not kept (training state): {", ".join(left_out)}')

@@ -1,0 +1,3 @@
+from .landmark_regressor import LandmarkRegressor
+
+__all__ = ['LandmarkRegressor']
