@@ -4,7 +4,8 @@
 Usage::
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [auto|PATH]]
-        [--amp] [--auto-scale-lr] [--no-validate] [--trust-checkpoint]
+        [--amp [--amp-dtype {bfloat16,float16}]] [--auto-scale-lr]
+        [--no-validate] [--trust-checkpoint]
         [--cfg-options KEY=VALUE ...] [--launcher {none,pytorch,slurm,mpi}]
 
 The arguments are mmpretrain's ``tools/train.py`` ones, plus
@@ -13,6 +14,10 @@ The arguments are mmpretrain's ``tools/train.py`` ones, plus
 * loads checkpoints safely (``import ferpretrain.utils`` installs the
   weights-only loader) and trusts the files named on the command line
   (``--resume PATH``, ``cfg.load_from``) only with ``--trust-checkpoint``;
+* ``--amp`` trains in mixed precision on CPU as on GPU
+  (``MixedPrecisionOptimWrapper``): bfloat16 by default, which needs no loss
+  scaling; ``--amp-dtype float16`` gives fp16 with dynamic loss scaling on a
+  GPU. A SAM config keeps SAM and runs both of its passes in bf16;
 * runs distributed on CPU with ``gloo`` when no GPU is present
   (``bash tools/dist_train.sh CONFIG 2`` on a laptop);
 * never overwrites what a work directory already holds: it refuses to start
@@ -61,8 +66,14 @@ def parse_args(argv=None):
     parser.add_argument(
         '--amp',
         action='store_true',
-        help='enable automatic-mixed-precision training (needs a GPU: on CPU '
-        'it is ignored with a warning)')
+        help='train in mixed precision (autocast), on CPU as on GPU: '
+        'bfloat16 unless --amp-dtype says otherwise')
+    parser.add_argument(
+        '--amp-dtype',
+        choices=('bfloat16', 'float16'),
+        default='bfloat16',
+        help='dtype of --amp: bfloat16 (default; CPU and GPU, no loss '
+        'scaling) or float16 (GPU only, dynamic loss scaling)')
     parser.add_argument(
         '--no-validate',
         action='store_true',
@@ -127,18 +138,7 @@ def merge_args(cfg, args):
                                 osp.splitext(osp.basename(args.config))[0])
 
     if args.amp:
-        if torch.cuda.is_available():
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-        else:
-            # mmengine's AmpOptimWrapper asserts a GPU/NPU/MLU/MUSA device
-            # at construction; crashing there helps nobody.
-            print_log(
-                '--amp ignored: mmengine\'s AmpOptimWrapper only runs on '
-                'GPU/NPU/MLU/MUSA devices and none is available; training in '
-                'float32 on CPU.',
-                logger='current',
-                level=logging.WARNING)
+        configure_amp(cfg, args.amp_dtype)
 
     if args.resume == 'auto':
         cfg.resume = True
@@ -213,6 +213,17 @@ def trust_named_checkpoints(cfg):
             'weights_only=False (any code stored in it will run).',
             logger='current',
             level=logging.WARNING)
+
+
+def configure_amp(cfg, dtype: str) -> None:
+    """Turn ``cfg.optim_wrapper`` into its mixed-precision form
+    (``ferpretrain.engine.mixed_precision_cfg``); exit with its message
+    when that is not possible."""
+    from ferpretrain.engine import mixed_precision_cfg
+    try:
+        cfg.optim_wrapper = mixed_precision_cfg(cfg.optim_wrapper, dtype)
+    except ValueError as error:
+        raise SystemExit(f'--amp: {error}')
 
 
 def main(argv=None):

@@ -24,8 +24,6 @@ model = dict(
     _delete_=True,
     type='PosterV2',
     input_size=input_size,
-    # NHWC convolutions: the same outputs, 1.25x faster steps on 2 cores.
-    channels_last=True,
     backbone=dict(
         type='IResNet',
         depth=50,
@@ -33,11 +31,14 @@ model = dict(
         stage_units=(1, 2, 2, 1),
         num_stages=3,
         out_indices=(0, 1, 2),  # 16x32x32, 32x16x16, 64x8x8
+        # NHWC convolutions: the same outputs, 1.25x faster steps here.
+        channels_last=True,
     ),
     landmark_backbone=dict(
         type='MobileFaceNet',
         out_indices=(1, 2, 4),  # 64x16x16, 128x8x8, 512x4x4 at 64 px
         frozen=True,
+        channels_last=True,
         init_cfg=dict(
             type='Pretrained',
             checkpoint=landmark_checkpoint,

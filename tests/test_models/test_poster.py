@@ -190,14 +190,18 @@ def test_poster_pipelines_run(tmp_path):
 @pytest.mark.parametrize('config', ['poster/fer2013_cpu.py',
                                     'poster_v2/fer2013_cpu.py'])
 def test_channels_last_gives_the_same_outputs(config):
+    """Both backbones' ``channels_last`` (set in the CPU configs)."""
     cfg = Config.fromfile(osp.join(REPO, 'configs', config)).model
     cfg.landmark_backbone.init_cfg = None
+    assert cfg.backbone.channels_last and cfg.landmark_backbone.channels_last
     torch.manual_seed(0)
+    fast = MODELS.build(cfg).eval()
+    cfg.backbone.channels_last = cfg.landmark_backbone.channels_last = False
     plain = MODELS.build(cfg).eval()
-    fast = MODELS.build(dict(cfg, channels_last=True)).eval()
-    fast.load_state_dict(plain.state_dict())
-    assert fast.landmark_backbone.conv1.conv.weight.is_contiguous(
-        memory_format=torch.channels_last)
+    plain.load_state_dict(fast.state_dict())
+    for conv in (fast.backbone.input_layer[0],
+                 fast.landmark_backbone.conv1.conv):
+        assert conv.weight.is_contiguous(memory_format=torch.channels_last)
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(fast(x), plain(x), rtol=1e-4, atol=1e-5)

@@ -105,6 +105,19 @@ def test_resume_auto(project, trained, tmp_path):
     assert (work_dir / 'tiny.py').read_bytes() == dump
 
 
+def test_train_amp_runs_bf16_on_cpu(project, tmp_path):
+    root, config = project
+    work_dir = tmp_path / 'amp'
+    proc = run_python(TRAIN_PY, config, '--amp', '--work-dir', work_dir,
+                      '--cfg-options', 'train_cfg.max_epochs=1', cwd=root)
+    assert proc.returncode == 0, explain(proc)
+    dumped = (work_dir / 'tiny.py').read_text()
+    assert "type='MixedPrecisionOptimWrapper'" in dumped
+    assert "dtype='bfloat16'" in dumped
+    ckpt = _safe_load(work_dir / 'epoch_1.pth')
+    assert 'loss_scaler' not in ckpt['optimizer']  # bf16: no loss scaling
+
+
 def test_refuses_fresh_run_over_checkpoints(project, trained):
     train = _load_tool(TRAIN_PY, 'ferp_tools_train')
     with pytest.raises(SystemExit, match='Refusing to start a new training'):
@@ -132,16 +145,35 @@ def test_train_argument_merging(project, tmp_path):
     assert cfg.val_dataloader is None and cfg.val_cfg is None
     # num_workers=0: persistent workers would make torch refuse to start.
     assert cfg.train_dataloader.persistent_workers is False
-    if not torch.cuda.is_available():
-        # AmpOptimWrapper asserts a GPU: --amp is dropped with a warning.
-        assert cfg.optim_wrapper.get('type', 'OptimWrapper') != \
-            'AmpOptimWrapper'
+    # --amp trains in bf16 on any device (mmengine's AmpOptimWrapper would
+    # assert a GPU).
+    assert cfg.optim_wrapper.type == 'MixedPrecisionOptimWrapper'
+    assert cfg.optim_wrapper.dtype == 'bfloat16'
 
     # --auto-scale-lr without a base batch size says what is missing.
     cfg = Config.fromfile(config)
     cfg.auto_scale_lr = None
     with pytest.raises(SystemExit, match='base_batch_size'):
         train.merge_args(cfg, train.parse_args([config, '--auto-scale-lr']))
+
+
+def test_amp_keeps_sam_and_refuses_what_it_cannot_convert(project):
+    train = _load_tool(TRAIN_PY, 'ferp_tools_train')
+    cfg = Config.fromfile(project[1])
+    cfg.optim_wrapper = dict(
+        type='SAMOptimWrapper', rho=0.05, optimizer=dict(type='Adam'))
+    train.configure_amp(cfg, 'bfloat16')
+    assert cfg.optim_wrapper.type == 'SAMOptimWrapper'
+    assert cfg.optim_wrapper.dtype == 'bfloat16'
+    with pytest.raises(SystemExit, match='float16 cannot be combined'):
+        train.configure_amp(cfg, 'float16')
+    cfg.optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1))
+    train.configure_amp(cfg, 'float16')
+    assert cfg.optim_wrapper.type == 'MixedPrecisionOptimWrapper'
+    assert cfg.optim_wrapper.loss_scale == 'dynamic'
+    cfg.optim_wrapper = dict(type='MyWrapper', optimizer=dict(type='SGD'))
+    with pytest.raises(SystemExit, match="'MyWrapper' has no known"):
+        train.configure_amp(cfg, 'bfloat16')
 
 
 def test_train_trust_checkpoint_names_resume_path(project, tmp_path,

@@ -1,25 +1,39 @@
-"""Measure training-iteration time and inference throughput of a config.
+"""Measure training and inference speed of a config, fp32 and bf16.
 
-    python tools/analysis_tools/benchmark.py configs/apvit/fer2013_cpu.py
-    python tools/analysis_tools/benchmark.py CONFIG --batch-size 64 \
-        --iters 20 --with-data --cfg-options ...
+    python tools/analysis_tools/benchmark.py configs/apvit/raf.py
+    python tools/analysis_tools/benchmark.py CONFIG --batch-size 16 \
+        --dtypes fp32 bf16 --iters 5 --out work_dirs/bench/apvit.json
+    python tools/analysis_tools/benchmark.py CONFIG --with-data ...
 
-Training: forward, backward and optimizer step (the config's optimizer,
-gradient clipping included) on batches of the config's training batch size.
-Inference: ``model(inputs, mode='predict')`` under ``torch.no_grad()`` at the
-test batch size, in images per second. By default the inputs are random
-tensors of the test pipeline's size, so the figures measure the model alone;
-``--with-data`` draws real batches from the config's dataloaders instead
-(decoding and augmentation included).
+For each dtype (``fp32``; ``bf16``: autocast, as ``tools/train.py --amp``):
+
+- training: forward, backward and the config's optimizer step (SAM's two
+  passes included, gradient clipping included) on batches of the training
+  batch size, in images per second;
+- inference: ``test_step`` under ``torch.no_grad()`` at batch 1 (ms per
+  image, the latency a demo sees) and at the test batch size (images per
+  second).
+
+The report names the threads torch uses, the CPU's matrix features (AMX,
+AVX-512, AVX-512-BF16, from ``/proc/cpuinfo``, and torch's CPU capability)
+and the GPU, prints a Markdown table and, with ``--out``, writes it all as
+JSON. The inputs are random tensors of the test pipeline's size, so the
+figures measure the model alone; ``--with-data`` draws real batches from
+the config's dataloaders instead (decoding and augmentation included).
 """
 import argparse
+import json
+import os
+import os.path as osp
+import platform
 import time
+from contextlib import nullcontext
 
 import torch
 from mmengine.config import Config, DictAction
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Benchmark training iterations and inference speed')
     parser.add_argument('config', help='config file path')
@@ -31,6 +45,12 @@ def parse_args():
                         help='timed iterations (default 10)')
     parser.add_argument('--warmup', type=int, default=3,
                         help='untimed iterations first (default 3)')
+    parser.add_argument('--dtypes', nargs='+', choices=('fp32', 'bf16'),
+                        default=['fp32', 'bf16'],
+                        help='precisions to measure (default: both)')
+    parser.add_argument('--skip-train', action='store_true',
+                        help='measure inference only')
+    parser.add_argument('--out', help='write the results as JSON here')
     parser.add_argument('--with-data', action='store_true',
                         help='use the config\'s dataloaders (needs the '
                         'dataset on disk)')
@@ -40,7 +60,7 @@ def parse_args():
                         help='cpu or cuda (default: cuda if available)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings in the config, key=value')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def _random_batches(batch_size, shape, num_classes):
@@ -80,65 +100,148 @@ def _time(step, batches, warmup, iters, sync):
     return times[len(times) // 2], sum(times) / len(times)
 
 
-def main():
-    args = parse_args()
+def cpu_features() -> dict:
+    """Matrix-relevant CPU flags and torch's view of the CPU."""
+    flags = set()
+    model = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('flags') and not flags:
+                    flags = set(line.split(':', 1)[1].split())
+                elif line.startswith('model name'):
+                    model = line.split(':', 1)[1].strip()
+    except OSError:  # not Linux: flags unknown
+        pass
+    wanted = ('avx2', 'avx512f', 'avx512_bf16', 'avx512_vnni', 'amx_tile',
+              'amx_bf16', 'amx_int8')
+    capability = getattr(torch.backends.cpu, 'get_cpu_capability',
+                         lambda: 'unknown')()
+    return dict(
+        model=model,
+        flags=[f for f in wanted if f in flags],
+        torch_capability=capability,
+        logical_cpus=os.cpu_count())
+
+
+def run_benchmark(cfg, device, dtypes, train_bs, test_bs, iters, warmup,
+                  with_data=False, skip_train=False):
+    """Time training and inference per dtype; returns a list of rows."""
+    from mmengine.optim import build_optim_wrapper
+    from mmpretrain.apis import get_model
+
+    from ferpretrain.analysis import infer_input_size
+    from ferpretrain.engine import mixed_precision_cfg
+
+    sync = torch.cuda.synchronize if device.startswith('cuda') else (
+        lambda: None)
+    shape = infer_input_size(cfg) or (224, 224)
+    num_classes = cfg.model.head.num_classes
+    rows = []
+    for dtype in dtypes:
+        torch.manual_seed(0)
+        model = get_model(cfg, device=device)
+        cast = torch.bfloat16 if dtype == 'bf16' else None
+        row = dict(dtype=dtype, input=list(shape))
+
+        def batches(bs, loader_cfg):
+            if with_data:
+                return _loader_batches(loader_cfg, bs)
+            return _random_batches(bs, shape, num_classes)
+
+        if not skip_train:
+            wrapper_cfg = cfg.optim_wrapper
+            if cast is not None:
+                wrapper_cfg = mixed_precision_cfg(wrapper_cfg, 'bfloat16')
+            optim_wrapper = build_optim_wrapper(model, wrapper_cfg)
+            model.train()
+            med, _ = _time(lambda b: model.train_step(b, optim_wrapper),
+                           batches(train_bs, cfg.train_dataloader), warmup,
+                           iters, sync)
+            row.update(train_batch=train_bs, train_s_per_iter=med,
+                       train_images_per_s=train_bs / med)
+        model.eval()
+
+        def infer(b):
+            context = torch.autocast(device.split(':')[0], dtype=cast) \
+                if cast is not None else nullcontext()
+            with context:
+                model.test_step(b)
+
+        with torch.no_grad():
+            med, _ = _time(infer, batches(1, cfg.test_dataloader), warmup,
+                           iters, sync)
+            row.update(infer_ms_per_image_batch1=med * 1000)
+            med, _ = _time(infer, batches(test_bs, cfg.test_dataloader),
+                           warmup, max(iters // 2, 1), sync)
+            row.update(infer_batch=test_bs,
+                       infer_images_per_s=test_bs / med)
+        rows.append(row)
+    return rows
+
+
+def format_table(rows) -> str:
+    """The results as a Markdown table."""
+    lines = [
+        '| dtype | train images/s (batch) | ms/image at batch 1 | '
+        'inference images/s (batch) |', '|---|---|---|---|'
+    ]
+    for r in rows:
+        train = (f"{r['train_images_per_s']:.1f} ({r['train_batch']})"
+                 if 'train_images_per_s' in r else 'not measured')
+        lines.append(
+            f"| {r['dtype']} | {train} | "
+            f"{r['infer_ms_per_image_batch1']:.1f} | "
+            f"{r['infer_images_per_s']:.1f} ({r['infer_batch']}) |")
+    return '\n'.join(lines)
+
+
+def main(argv=None):
+    args = parse_args(argv)
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     if args.threads:
         torch.set_num_threads(args.threads)
-    from mmengine.optim import build_optim_wrapper
     from mmengine.registry import init_default_scope
-    from mmpretrain.apis import get_model
-
-    from ferpretrain.analysis import infer_input_size
 
     # The dataloaders are built outside a Runner: their type names resolve in
     # the config's scope (mmpretrain's, where ferpretrain registers).
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    sync = torch.cuda.synchronize if device.startswith('cuda') else (
-        lambda: None)
-    shape = infer_input_size(cfg) or (224, 224)
     train_bs = args.batch_size or cfg.train_dataloader.batch_size
     test_bs = args.test_batch_size or cfg.test_dataloader.batch_size
-    num_classes = cfg.model.head.num_classes
-
-    model = get_model(cfg, device=device)
-    optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
-
-    if args.with_data:
-        train_batches = _loader_batches(cfg.train_dataloader, train_bs)
-        test_batches = _loader_batches(cfg.test_dataloader, test_bs)
-    else:
-        train_batches = _random_batches(train_bs, shape, num_classes)
-        test_batches = _random_batches(test_bs, shape, num_classes)
-
-    def train_step(batch):
-        model.train_step(batch, optim_wrapper)
-
-    def infer_step(batch):
-        model.test_step(batch)
-
-    model.train()
-    train_med, train_mean = _time(train_step, train_batches, args.warmup,
-                                  args.iters, sync)
-    model.eval()
-    with torch.no_grad():
-        test_med, test_mean = _time(infer_step, test_batches, args.warmup,
-                                    args.iters, sync)
-    source = 'real batches from the dataloaders' if args.with_data else \
-        'random inputs (model only)'
-    print('=' * 60)
+    rows = run_benchmark(cfg, device, args.dtypes, train_bs, test_bs,
+                         args.iters, args.warmup, args.with_data,
+                         args.skip_train)
+    report = dict(
+        config=args.config,
+        device=device,
+        gpu=torch.cuda.get_device_name(device)
+        if device.startswith('cuda') else None,
+        torch=torch.__version__,
+        threads=torch.get_num_threads(),
+        cpu=cpu_features(),
+        inputs='dataloaders' if args.with_data else 'random tensors',
+        iters=args.iters,
+        results=rows)
+    cpu = report['cpu']
+    print('=' * 72)
     print(f'config: {args.config}')
-    print(f'device: {device}, torch threads: {torch.get_num_threads()}, '
-          f'input {shape[0]}x{shape[1]}, {source}')
-    print(f'train: batch {train_bs}: {train_med:.3f} s/iter (median of '
-          f'{args.iters}; mean {train_mean:.3f}) = '
-          f'{train_bs / train_med:.1f} images/s')
-    print(f'inference: batch {test_bs}: {test_bs / test_med:.1f} images/s '
-          f'({test_med * 1000 / test_bs:.2f} ms/image)')
-    print('=' * 60)
+    gpu = f" ({report['gpu']})" if report['gpu'] else ''
+    print(f'device: {device}{gpu}, torch {torch.__version__}, '
+          f"{report['threads']} threads")
+    print(f"cpu: {cpu['model']}; features: {', '.join(cpu['flags']) or 'none'}"
+          f"; torch capability {cpu['torch_capability']}")
+    print(f"input {rows[0]['input'][0]}x{rows[0]['input'][1]}, "
+          f"{report['inputs']}, median of {args.iters} iterations")
+    print(format_table(rows))
+    print('=' * 72)
+    if args.out:
+        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+        with open(args.out, 'w') as f:
+            json.dump(report, f, indent=2)
+        print(f'written to {args.out}')
 
 
 if __name__ == '__main__':

@@ -1,3 +1,8 @@
+from .amp import (MixedPrecisionOptimWrapper, autocast_context,
+                  mixed_precision_cfg, resolve_amp_dtype)
 from .sam import SAMOptimWrapper, sam_perturbation
 
-__all__ = ['SAMOptimWrapper', 'sam_perturbation']
+__all__ = [
+    'MixedPrecisionOptimWrapper', 'SAMOptimWrapper', 'autocast_context',
+    'mixed_precision_cfg', 'resolve_amp_dtype', 'sam_perturbation'
+]

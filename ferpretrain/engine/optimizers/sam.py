@@ -33,6 +33,7 @@ from mmengine.optim import OptimWrapper
 from torch.optim import Optimizer
 
 from ferpretrain.registry import OPTIM_WRAPPERS
+from .amp import autocast_context, resolve_amp_dtype
 
 __all__ = ['SAMOptimWrapper', 'sam_perturbation']
 
@@ -167,6 +168,11 @@ class SAMOptimWrapper(OptimWrapper):
         accumulative_counts (int): Must be 1 (see above).
         clip_grad (dict, optional): As in ``OptimWrapper``; applied to the
             second-pass gradients only.
+        dtype (str, optional): ``'bfloat16'`` runs both forward passes
+            under bf16 autocast on the model's device (CPU or GPU; what
+            ``tools/train.py --amp`` sets). ``None`` (default) is float32.
+            float16 is refused: its loss scaling would have to span the two
+            passes and the perturbation, which bf16 does not need.
     """
 
     def __init__(self,
@@ -175,7 +181,8 @@ class SAMOptimWrapper(OptimWrapper):
                  adaptive: bool = False,
                  sync_first_pass: bool = True,
                  accumulative_counts: int = 1,
-                 clip_grad: Optional[dict] = None):
+                 clip_grad: Optional[dict] = None,
+                 dtype: Optional[str] = None):
         if accumulative_counts != 1:
             raise ValueError(
                 'SAMOptimWrapper does not support gradient accumulation '
@@ -186,6 +193,11 @@ class SAMOptimWrapper(OptimWrapper):
         if rho < 0:
             raise ValueError(f'rho must be non-negative, got {rho}.')
         super().__init__(optimizer, accumulative_counts=1, clip_grad=clip_grad)
+        self.cast_dtype = resolve_amp_dtype(dtype)
+        if self.cast_dtype == torch.float16:
+            raise ValueError(
+                "SAMOptimWrapper supports dtype='bfloat16' mixed precision "
+                'only (float16 needs loss scaling across both SAM passes).')
         self.rho = float(rho)
         self.adaptive = bool(adaptive)
         self.sync_first_pass = bool(sync_first_pass)
@@ -215,6 +227,7 @@ class SAMOptimWrapper(OptimWrapper):
             if not self.sync_first_pass and hasattr(model, 'no_sync'):
                 stack.enter_context(model.no_sync())
             stack.enter_context(super().optim_context(model))
+            stack.enter_context(autocast_context(model, self.cast_dtype))
             yield
 
     def _closure_from_capture(self) -> Optional[Callable[[], torch.Tensor]]:
@@ -227,7 +240,8 @@ class SAMOptimWrapper(OptimWrapper):
         def closure() -> torch.Tensor:
             # Through the (DDP) wrapper, not the bare module: DDP only
             # all-reduces the gradients of a forward it ran itself.
-            losses = model._run_forward(data, mode='loss')
+            with autocast_context(model, self.cast_dtype):
+                losses = model._run_forward(data, mode='loss')
             loss, _ = module.parse_losses(losses)
             return loss
 

@@ -35,13 +35,6 @@ class LandmarkImageClassifier(ImageClassifier):
             nearest-resized to it first (POSTER and POSTER V2 feed 224 and
             resize to 112, with ``F.interpolate``'s default mode, nearest).
             ``None`` feeds the input as it is. Defaults to 112.
-        channels_last (bool): Run both backbones on channels-last tensors
-            (``torch.channels_last``: the backbones' weights and the
-            resized input). The same computation, usually faster on CPUs
-            (oneDNN's depthwise and small convolutions prefer NHWC: the
-            frozen MobileFaceNet runs about 2x faster at 64 px on 2 cores).
-            The neck receives the maps as they come; their values do not
-            depend on the memory layout. Defaults to False.
         train_cfg, data_preprocessor, init_cfg: as ``ImageClassifier``.
     """
 
@@ -51,7 +44,6 @@ class LandmarkImageClassifier(ImageClassifier):
                  neck: dict,
                  head: dict,
                  input_size: Optional[int] = 112,
-                 channels_last: bool = False,
                  train_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
@@ -66,10 +58,6 @@ class LandmarkImageClassifier(ImageClassifier):
             landmark_backbone = MODELS.build(landmark_backbone)
         self.landmark_backbone = landmark_backbone
         self.input_size = input_size
-        self.channels_last = channels_last
-        if channels_last:
-            self.backbone.to(memory_format=torch.channels_last)
-            self.landmark_backbone.to(memory_format=torch.channels_last)
 
     def extract_feat(self,
                      inputs: torch.Tensor,
@@ -84,8 +72,6 @@ class LandmarkImageClassifier(ImageClassifier):
         if self.input_size is not None and x.shape[-2:] != (
                 self.input_size, self.input_size):
             x = F.interpolate(x, size=self.input_size)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
         image_feats = self.backbone(x)
         landmark_feats = self.landmark_backbone(x)
         if stage == 'backbone':

@@ -34,6 +34,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
@@ -46,8 +47,15 @@ from ferpretrain.registry import MODELS
 class PoolingAttention(nn.Module):
     """Multi-head self-attention that also returns the CLS attention logits.
 
-    The attention matrix products are written out (not fused) so that the
-    pre-softmax CLS row is available to ATP and FLOP counters see them.
+    The attention itself runs through ``F.scaled_dot_product_attention``
+    (fused kernels, no ``N x N`` matrix kept for the backward pass).
+    Attentive token pooling (and the attention visualisation) needs only the
+    pre-softmax logits of the CLS query, ``q_cls . k / sqrt(d)``: that one
+    row, ``(B, heads, N)``, is computed on its own (``N`` dot products per
+    head instead of ``N ** 2``). MSAD drops heads of the attention output,
+    which the fused kernel returns as well. Outputs equal the explicit
+    ``softmax(q k^T / sqrt(d)) v`` (tested); ferpretrain's fvcore-style
+    counter counts the fused call as its two matrix products.
 
     Shapes:
         x (B, N, C) -> out (B, N, C), cls_logits (B, heads, N).
@@ -75,13 +83,15 @@ class PoolingAttention(nn.Module):
         B, N, C = x.shape
         qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, self.head_dim)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
-        logits = (q @ k.transpose(-2, -1)) * self.scale  # (B, h, N, N)
-        attn = self.attn_drop(logits.softmax(dim=-1))
-        heads = attn @ v  # (B, h, N, head_dim)
+        cls_logits = (q[:, :, :1] @ k.transpose(-2, -1))[:, :, 0] * self.scale
+        heads = F.scaled_dot_product_attention(  # (B, h, N, head_dim)
+            q, k, v,
+            dropout_p=self.attn_drop.p if self.training else 0.,
+            scale=self.scale)
         if self.head_dropping is not None:
             heads = self.head_dropping(heads)
         out = heads.transpose(1, 2).reshape(B, N, C)
-        return self.proj_drop(self.proj(out)), logits[:, :, 0]
+        return self.proj_drop(self.proj(out)), cls_logits
 
 
 class PoolingTransformerBlock(nn.Module):

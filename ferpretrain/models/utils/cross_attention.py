@@ -37,6 +37,7 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from timm.layers import DropPath, Mlp, trunc_normal_
 
 from ferpretrain.registry import MODELS
@@ -148,10 +149,14 @@ class WindowCrossAttention(nn.Module):
         q = query.reshape(b, n, heads, head_dim).transpose(1, 2)
         # GC-ViT's global query: the same query for every window of a
         # sample (one window per sample at POSTER V2's sizes).
-        q = q.repeat_interleave(b_ // b, dim=0) * self.scale
-        attn = q @ k.transpose(-2, -1) + self.relative_position_bias()
-        attn = self.attn_drop(attn.softmax(dim=-1))
-        out = (attn @ v).transpose(1, 2).reshape(b_, n, c)
+        q = q.repeat_interleave(b_ // b, dim=0)
+        # Fused attention; the bias table enters as an additive mask.
+        out = F.scaled_dot_product_attention(
+            q, k, v,
+            attn_mask=self.relative_position_bias().to(q.dtype),
+            dropout_p=self.attn_drop.p if self.training else 0.,
+            scale=self.scale)
+        out = out.transpose(1, 2).reshape(b_, n, c)
         return self.proj_drop(self.proj(out))
 
 

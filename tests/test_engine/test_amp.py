@@ -1,0 +1,119 @@
+"""Mixed precision on CPU: bf16 autocast trains every model like fp32.
+
+Each model's CPU config (the full architectures, narrowed) runs a few
+optimizer steps from the same weights and data in float32 and under
+bfloat16 autocast; the losses must agree within ``LOSS_RTOL``. bf16 keeps 8
+bits of mantissa (about 2-3 significant digits), the master weights stay
+fp32, so over a few steps the losses differ by a fraction of a percent.
+"""
+import copy
+import os.path as osp
+
+import pytest
+import torch
+import torch.nn as nn
+from mmengine.config import Config
+from mmengine.optim import OptimWrapper
+from mmpretrain.structures import DataSample
+
+from ferpretrain.engine import (MixedPrecisionOptimWrapper, SAMOptimWrapper,
+                                autocast_context)
+from ferpretrain.registry import MODELS
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+#: Largest relative difference of a step's loss, bf16 against fp32.
+LOSS_RTOL = 0.02
+STEPS = 3
+CONFIGS = {
+    'apvit': ('configs/apvit/fer2013_cpu.py', 48),
+    'transfer': ('configs/transfer/fer2013_cpu.py', 48),
+    'poster': ('configs/poster/fer2013_cpu.py', 64),
+    'poster_v2': ('configs/poster_v2/fer2013_cpu.py', 64),
+}
+
+
+def build(name):
+    path, size = CONFIGS[name]
+    cfg = Config.fromfile(osp.join(REPO, path))
+    if 'landmark_backbone' in cfg.model:
+        cfg.model.landmark_backbone.init_cfg = None  # no file in tests
+    cfg.model.data_preprocessor = cfg.data_preprocessor
+    torch.manual_seed(0)
+    return MODELS.build(cfg.model), size
+
+
+def batch(size, n=8):
+    gen = torch.Generator().manual_seed(1)
+    images = torch.randint(0, 256, (n, 3, size, size), generator=gen,
+                           dtype=torch.uint8)
+    return dict(inputs=list(images),
+                data_samples=[DataSample().set_gt_label(i % 7)
+                              for i in range(n)])
+
+
+def train_losses(model, wrapper, size):
+    data = batch(size)
+    losses = []
+    for step in range(STEPS):
+        torch.manual_seed(step)  # the same dropping / drop-path draws
+        log = model.train_step(data, wrapper)
+        losses.append(float(torch.as_tensor(log['loss']).detach()))
+    return losses
+
+
+@pytest.mark.parametrize('name', sorted(CONFIGS))
+def test_bf16_training_matches_fp32(name):
+    model, size = build(name)
+    twin = copy.deepcopy(model)
+    model.train()
+    twin.train()
+    fp32 = train_losses(
+        model, OptimWrapper(torch.optim.AdamW(model.parameters(), 1e-3)),
+        size)
+    bf16 = train_losses(
+        twin,
+        MixedPrecisionOptimWrapper(
+            torch.optim.AdamW(twin.parameters(), 1e-3), dtype='bfloat16'),
+        size)
+    for a, b in zip(fp32, bf16):
+        assert abs(a - b) <= LOSS_RTOL * abs(a), (fp32, bf16)
+    # Master weights stay float32.
+    assert all(p.dtype == torch.float32 for p in twin.parameters())
+
+
+def test_autocast_really_runs_bf16_and_sam_uses_it():
+    model, size = build('poster_v2')
+    model.train()
+    dtypes = []
+    hook = model.neck.layers[0].mlp.fc1.register_forward_hook(
+        lambda m, i, o: dtypes.append(o.dtype))
+    wrapper = SAMOptimWrapper(
+        torch.optim.Adam(
+            [p for p in model.parameters() if p.requires_grad], 1e-4),
+        dtype='bfloat16')
+    model.train_step(batch(size), wrapper)
+    hook.remove()
+    # Both SAM passes ran under bf16 autocast.
+    assert dtypes == [torch.bfloat16, torch.bfloat16]
+
+
+def test_dtype_errors_and_state():
+    linear = nn.Linear(4, 2)
+    with pytest.raises(ValueError, match='needs a GPU'):
+        with autocast_context(linear, torch.float16):
+            pass
+    with pytest.raises(ValueError, match='one of'):
+        MixedPrecisionOptimWrapper(
+            torch.optim.SGD(linear.parameters(), 0.1), dtype='int8')
+    with pytest.raises(ValueError, match='needs a dtype'):
+        MixedPrecisionOptimWrapper(
+            torch.optim.SGD(linear.parameters(), 0.1), dtype=None)
+    with pytest.raises(ValueError, match="dtype='bfloat16' mixed"):
+        SAMOptimWrapper(
+            torch.optim.SGD(linear.parameters(), 0.1), dtype='float16')
+    wrapper = MixedPrecisionOptimWrapper(
+        torch.optim.SGD(linear.parameters(), 0.1))
+    assert wrapper.loss_scaler is None  # bf16: no loss scaling
+    state = wrapper.state_dict()
+    assert 'loss_scaler' not in state
+    wrapper.load_state_dict(state)
