@@ -26,7 +26,7 @@ from typing import Optional, Union
 
 import torch
 import torch.nn as nn
-from mmengine.optim import OptimWrapper
+from mmengine.optim import AmpOptimWrapper, OptimWrapper
 
 from ferpretrain.registry import OPTIM_WRAPPERS
 
@@ -75,8 +75,14 @@ def autocast_context(model: nn.Module, dtype: Optional[torch.dtype]):
 
 
 @OPTIM_WRAPPERS.register_module()
-class MixedPrecisionOptimWrapper(OptimWrapper):
-    """``OptimWrapper`` that trains under autocast on any device.
+class MixedPrecisionOptimWrapper(AmpOptimWrapper):
+    """mmengine's ``AmpOptimWrapper`` without its GPU-only restriction.
+
+    Loss scaling, gradient clipping, ``state_dict`` and resuming are
+    mmengine's. What differs: the constructor does not assert a GPU, bf16
+    gets a *disabled* ``GradScaler`` (scaling, unscaling and its state are
+    then no-ops: bf16 needs none), and autocast follows the device of the
+    model's parameters, refusing fp16 on a CPU with a message.
 
     Args:
         optimizer (Optimizer): The optimizer (fp32 master weights).
@@ -100,61 +106,35 @@ class MixedPrecisionOptimWrapper(OptimWrapper):
                  dtype: Union[str, torch.dtype] = 'bfloat16',
                  loss_scale: Union[str, float, dict] = 'dynamic',
                  **kwargs):
-        super().__init__(optimizer, **kwargs)
+        # AmpOptimWrapper.__init__ asserts a GPU/NPU/MLU/MUSA device; the
+        # plain wrapper's constructor does the rest of its job.
+        OptimWrapper.__init__(self, optimizer, **kwargs)
         self.cast_dtype = resolve_amp_dtype(dtype)
         if self.cast_dtype is None:
             raise ValueError('MixedPrecisionOptimWrapper needs a dtype; use '
                              'OptimWrapper for float32 training.')
-        self.loss_scaler = None
+        fp16 = self.cast_dtype == torch.float16
         self._scale_update_param = None
-        if self.cast_dtype == torch.float16:
-            if loss_scale == 'dynamic':
-                scaler_kwargs = {}
-            elif isinstance(loss_scale, float):
-                scaler_kwargs = dict(init_scale=loss_scale)
-                self._scale_update_param = loss_scale
-            elif isinstance(loss_scale, dict):
-                scaler_kwargs = dict(loss_scale)
-            else:
-                raise TypeError('loss_scale must be "dynamic", a float or a '
-                                f'dict, got {loss_scale!r}.')
-            self.loss_scaler = torch.amp.GradScaler('cuda', **scaler_kwargs)
+        if not fp16 or loss_scale == 'dynamic':
+            scaler_kwargs = {}
+        elif isinstance(loss_scale, float):
+            scaler_kwargs = dict(init_scale=loss_scale)
+            self._scale_update_param = loss_scale
+        elif isinstance(loss_scale, dict):
+            scaler_kwargs = dict(loss_scale)
+        else:
+            raise TypeError('loss_scale must be "dynamic", a float or a '
+                            f'dict, got {loss_scale!r}.')
+        self.loss_scaler = torch.amp.GradScaler(
+            'cuda', enabled=fp16, **scaler_kwargs)
 
     @contextmanager
     def optim_context(self, model: nn.Module):
-        with super().optim_context(model), autocast_context(
+        # OptimWrapper's context (gradient accumulation), then autocast on
+        # the model's device instead of mmengine's guess.
+        with OptimWrapper.optim_context(self, model), autocast_context(
                 model, self.cast_dtype):
             yield
-
-    def backward(self, loss: torch.Tensor, **kwargs) -> None:
-        if self.loss_scaler is None:
-            super().backward(loss, **kwargs)
-            return
-        self.loss_scaler.scale(loss).backward(**kwargs)
-        self._inner_count += 1
-
-    def step(self, **kwargs) -> None:
-        if self.loss_scaler is None:
-            super().step(**kwargs)
-            return
-        if self.clip_grad_kwargs:
-            self.loss_scaler.unscale_(self.optimizer)
-            self._clip_grad()
-        self.loss_scaler.step(self.optimizer, **kwargs)
-        self.loss_scaler.update(self._scale_update_param)
-
-    def state_dict(self) -> dict:
-        state_dict = super().state_dict()
-        if self.loss_scaler is not None:
-            state_dict['loss_scaler'] = self.loss_scaler.state_dict()
-        return state_dict
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        state_dict = dict(state_dict)
-        scaler_state = state_dict.pop('loss_scaler', None)
-        if scaler_state is not None and self.loss_scaler is not None:
-            self.loss_scaler.load_state_dict(scaler_state)
-        super().load_state_dict(state_dict)
 
 
 def mixed_precision_cfg(optim_wrapper: dict, dtype: str = 'bfloat16') -> dict:
