@@ -50,6 +50,8 @@ import re
 from collections import OrderedDict
 from typing import Any, Dict, List, Sequence, Tuple, Union
 
+from .posterv2_convert import rename_state_dict
+
 __all__ = ['convert_poster_checkpoint']
 
 _WB = r'(?:weight|bias)'
@@ -146,25 +148,12 @@ def convert_poster_checkpoint(
     Raises:
         ValueError: Two official keys map to the same name.
     """
-    converted: 'OrderedDict[str, Any]' = OrderedDict()
-    sources: Dict[str, str] = {}
-    dropped: Dict[str, List[str]] = OrderedDict()
-    unknown: List[str] = []
-    for key, value in state_dict.items():
-        name = key[len('module.'):] if key.startswith('module.') else key
-        new_name = _rename(name, stage_units)
-        if new_name is not None:
-            if new_name in converted:
-                raise ValueError(
-                    f'POSTER keys {sources[new_name]!r} and {key!r} both map '
-                    f'to {new_name!r}.')
-            converted[new_name] = value
-            sources[new_name] = key
-            continue
+    def drop_group(name: str) -> Union[str, None]:
         for pattern, label in _DROPS:
             if pattern.fullmatch(name):
-                dropped.setdefault(label, []).append(key)
-                break
-        else:
-            unknown.append(key)
-    return converted, dropped, unknown
+                return label
+        return None
+
+    return rename_state_dict(state_dict,
+                             lambda name: _rename(name, stage_units),
+                             drop_group, 'POSTER')

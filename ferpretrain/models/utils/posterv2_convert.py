@@ -67,7 +67,7 @@ import os.path as osp
 import pickle
 import re
 from collections import OrderedDict
-from typing import Any, Dict, List, Tuple, Union
+from typing import Any, Callable, Dict, List, Tuple, Union
 
 import torch
 
@@ -153,6 +153,43 @@ def _drop_group(name: str) -> Union[str, None]:
     return None
 
 
+def rename_state_dict(
+    state_dict: Dict[str, Any], rename: Callable[[str], Union[str, None]],
+    drop_group: Callable[[str], Union[str, None]], model_name: str
+) -> Tuple['OrderedDict[str, Any]', Dict[str, List[str]], List[str]]:
+    """Apply a converter's rules to every key (``module.`` stripped first).
+
+    ``rename(name)`` gives the new name or ``None``; a key it does not
+    rename goes to ``drop_group(name)``'s label if that is not ``None``,
+    else to the unknown keys. Returns ``(converted, dropped, unknown)`` as
+    :func:`convert_posterv2_checkpoint` documents.
+
+    Raises:
+        ValueError: Two keys map to the same new name.
+    """
+    converted: 'OrderedDict[str, Any]' = OrderedDict()
+    sources: Dict[str, str] = {}
+    dropped: Dict[str, List[str]] = OrderedDict()
+    unknown: List[str] = []
+    for key, value in state_dict.items():
+        name = key[len('module.'):] if key.startswith('module.') else key
+        new_name = rename(name)
+        if new_name is not None:
+            if new_name in converted:
+                raise ValueError(
+                    f'{model_name} keys {sources[new_name]!r} and {key!r} '
+                    f'both map to {new_name!r}.')
+            converted[new_name] = value
+            sources[new_name] = key
+            continue
+        label = drop_group(name)
+        if label is not None:
+            dropped.setdefault(label, []).append(key)
+        else:
+            unknown.append(key)
+    return converted, dropped, unknown
+
+
 def convert_posterv2_checkpoint(
     state_dict: Dict[str, Any]
 ) -> Tuple['OrderedDict[str, Any]', Dict[str, List[str]], List[str]]:
@@ -175,27 +212,7 @@ def convert_posterv2_checkpoint(
         ValueError: Two official keys map to the same name (e.g. the file
             holds both ``module.x`` and ``x``).
     """
-    converted: 'OrderedDict[str, Any]' = OrderedDict()
-    sources: Dict[str, str] = {}
-    dropped: Dict[str, List[str]] = OrderedDict()
-    unknown: List[str] = []
-    for key, value in state_dict.items():
-        name = key[len('module.'):] if key.startswith('module.') else key
-        new_name = _rename(name)
-        if new_name is not None:
-            if new_name in converted:
-                raise ValueError(
-                    f'POSTER V2 keys {sources[new_name]!r} and {key!r} both '
-                    f'map to {new_name!r}.')
-            converted[new_name] = value
-            sources[new_name] = key
-            continue
-        label = _drop_group(name)
-        if label is not None:
-            dropped.setdefault(label, []).append(key)
-        else:
-            unknown.append(key)
-    return converted, dropped, unknown
+    return rename_state_dict(state_dict, _rename, _drop_group, 'POSTER V2')
 
 
 def group_posterv2_keys(keys: List[str], limit: int = 8) -> str:
