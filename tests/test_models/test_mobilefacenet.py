@@ -367,3 +367,13 @@ def test_converter_refuses_another_architecture(tmp_path, monkeypatch):
         _run_converter(monkeypatch, src, tmp_path / 'x.pth')
     message = str(refused.value.code)
     assert 'conv_6_sep.conv.weight' in message and 'fc.weight' in message
+
+
+def test_missing_landmark_checkpoint_says_how_to_get_one(tmp_path):
+    model = MobileFaceNet(
+        frozen=True,
+        init_cfg=dict(
+            type='Pretrained', checkpoint=str(tmp_path / 'landmarks.pth')))
+    with pytest.raises(FileNotFoundError,
+                       match=r'landmarks\.pth.*configs/landmarks'):
+        model.init_weights()

@@ -439,7 +439,17 @@ class MobileFaceNet(BaseBackbone):
             state_dict.update(converted)
 
     def init_weights(self):
-        super().init_weights()
+        try:
+            super().init_weights()
+        except FileNotFoundError as error:
+            raise FileNotFoundError(
+                f'MobileFaceNet (landmark branch): {error} POSTER and POSTER '
+                'V2 load the released mobilefacenet_model_best.pth.tar; the '
+                'FER2013 CPU recipes load the network trained by '
+                'configs/landmarks/mobilefacenet_fer2013_64.py (see '
+                'configs/landmarks/README.md). Train or download it, or set '
+                'model.landmark_backbone.init_cfg.checkpoint to its '
+                'path.') from error
         pretrained = (self.init_cfg is not None
                       and self.init_cfg.get('type') == 'Pretrained')
         if pretrained:
