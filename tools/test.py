@@ -6,6 +6,7 @@ Usage::
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE]
         [--out-item {metrics,pred}] [--show-dir DIR] [--show]
         [--interval N] [--wait-time S] [--no-pin-memory] [--tta] [--amp]
+        [--compile]
         [--trust-checkpoint] [--test-data FILE] [--test-data-pipeline]
         [--model-classes NAMES] [--class-map TEST=MODEL ...]
         [--no-class-matching] [--cfg-options KEY=VALUE ...]
@@ -41,6 +42,10 @@ model lacks (CK+ contempt for a RAF-DB model) are left out and reported
 the arg-max and reported. Nothing is merged unless ``--class-map
 TEST=MODEL`` says so. ``--no-class-matching`` compares indices as
 mmpretrain does.
+
+``--amp`` tests under autocast: float16 on a GPU, bfloat16 on the CPU.
+``--compile`` (or ``compile`` in the config) compiles the model's networks
+(``ferpretrain.engine.CompileHook``).
 """
 import argparse
 import logging
@@ -130,7 +135,11 @@ def parse_args(argv=None):
     parser.add_argument(
         '--amp',
         action='store_true',
-        help='enable automatic-mixed-precision test (ignored on CPU)')
+        help='test under autocast: float16 on a GPU, bfloat16 on the CPU')
+    parser.add_argument(
+        '--compile',
+        action='store_true',
+        help='torch.compile the model\'s networks (backbone, neck, head)')
     parser.add_argument(
         '--show-dir',
         help='directory where the visualization images will be saved')
@@ -280,14 +289,10 @@ def merge_args(cfg, args):
     cfg.load_from = args.checkpoint
 
     if args.amp:
-        if torch.cuda.is_available():
-            cfg.test_cfg.fp16 = True
-        else:
-            print_log(
-                '--amp ignored: mixed-precision testing needs a GPU; testing '
-                'in float32 on CPU.',
-                logger='current',
-                level=logging.WARNING)
+        # mmengine's TestLoop autocasts to float16 on a GPU and to bfloat16
+        # on the CPU (the only low precision CPU autocast has).
+        cfg.test_cfg = cfg.get('test_cfg', None) or ConfigDict()
+        cfg.test_cfg.fp16 = True
 
     if args.show or args.show_dir is not None:
         if 'visualization' not in cfg.get('default_hooks', {}):
@@ -333,6 +338,11 @@ def merge_args(cfg, args):
 
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    from ferpretrain.engine import use_compile_hook
+    try:
+        use_compile_hook(cfg, args.compile)
+    except TypeError as error:
+        raise SystemExit(f'compile: {error}')
     return drop_persistent_workers_without_workers(cfg)
 
 

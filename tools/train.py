@@ -4,7 +4,8 @@
 Usage::
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [auto|PATH]]
-        [--amp [--amp-dtype {bfloat16,float16}]] [--auto-scale-lr]
+        [--amp [--amp-dtype {bfloat16,float16}]] [--compile]
+        [--auto-scale-lr]
         [--no-validate] [--trust-checkpoint]
         [--cfg-options KEY=VALUE ...] [--launcher {none,pytorch,slurm,mpi}]
 
@@ -18,6 +19,9 @@ The arguments are mmpretrain's ``tools/train.py`` ones, plus
   (``MixedPrecisionOptimWrapper``): bfloat16 by default, which needs no loss
   scaling; ``--amp-dtype float16`` gives fp16 with dynamic loss scaling on a
   GPU. A SAM config keeps SAM and runs both of its passes in bf16;
+* ``--compile`` (or ``compile = True`` / a dict of ``torch.compile``
+  options in the config) compiles the model's networks in place
+  (``ferpretrain.engine.CompileHook``), for validation as for training;
 * runs distributed on CPU with ``gloo`` when no GPU is present
   (``bash tools/dist_train.sh CONFIG 2`` on a laptop);
 * never overwrites what a work directory already holds: it refuses to start
@@ -74,6 +78,12 @@ def parse_args(argv=None):
         default='bfloat16',
         help='dtype of --amp: bfloat16 (default; CPU and GPU, no loss '
         'scaling) or float16 (GPU only, dynamic loss scaling)')
+    parser.add_argument(
+        '--compile',
+        action='store_true',
+        help='torch.compile the model\'s networks (backbone, neck, head) '
+        'with torch\'s defaults; `compile = dict(...)` in the config passes '
+        'options instead')
     parser.add_argument(
         '--no-validate',
         action='store_true',
@@ -179,6 +189,7 @@ def merge_args(cfg, args):
 
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    configure_compile(cfg, args.compile)
     return drop_persistent_workers_without_workers(cfg)
 
 
@@ -224,6 +235,17 @@ def configure_amp(cfg, dtype: str) -> None:
         cfg.optim_wrapper = mixed_precision_cfg(cfg.optim_wrapper, dtype)
     except ValueError as error:
         raise SystemExit(f'--amp: {error}')
+
+
+def configure_compile(cfg, force: bool) -> None:
+    """Compile the networks (``CompileHook``) rather than mmengine's
+    ``train_step`` when the config or ``--compile`` asks for it; exit with
+    the message of a bad setting."""
+    from ferpretrain.engine import use_compile_hook
+    try:
+        use_compile_hook(cfg, force)
+    except TypeError as error:
+        raise SystemExit(f'compile: {error}')
 
 
 def main(argv=None):

@@ -117,3 +117,23 @@ def test_dtype_errors_and_state():
     state = wrapper.state_dict()
     assert state['loss_scaler'] == {}
     wrapper.load_state_dict(state)
+
+
+def test_full_precision_cfg_inverts_mixed_precision_cfg():
+    from ferpretrain.engine import full_precision_cfg, mixed_precision_cfg
+    plain = dict(optimizer=dict(type='AdamW', lr=1e-3),
+                 clip_grad=dict(max_norm=10))
+    mixed = mixed_precision_cfg(plain, 'float16')
+    assert mixed['type'] == 'MixedPrecisionOptimWrapper'
+    back = full_precision_cfg(mixed)
+    assert back == dict(plain, type='OptimWrapper')
+    sam = dict(type='SAMOptimWrapper', rho=0.05, dtype='bfloat16',
+               optimizer=dict(type='Adam', lr=1e-4))
+    assert full_precision_cfg(sam) == dict(
+        type='SAMOptimWrapper', rho=0.05, optimizer=dict(type='Adam',
+                                                         lr=1e-4))
+    assert 'dtype' in sam  # a copy: the config is left as it was
+    # The bf16 CPU recipe's fp32 twin trains without autocast.
+    cfg = Config.fromfile(osp.join(REPO, 'configs/apvit/fer2013_cpu_bf16.py'))
+    assert cfg.optim_wrapper.type == 'MixedPrecisionOptimWrapper'
+    assert full_precision_cfg(cfg.optim_wrapper).type == 'OptimWrapper'

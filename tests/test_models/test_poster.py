@@ -209,3 +209,6 @@ def test_channels_last_gives_the_same_outputs(config):
     from mmpretrain.structures import DataSample
     loss = fast.loss(x, [DataSample().set_gt_label(i) for i in (0, 1)])
     loss['loss'].backward()  # trains in that layout too
+    # NHWC stays inside the backbones: necks get plain NCHW maps.
+    feats = fast.backbone(x) + fast.landmark_backbone(x)
+    assert all(f.is_contiguous() for f in feats)

@@ -49,6 +49,20 @@ def test_benchmark_prints_a_table_and_writes_json(tmp_path):
     assert report['threads'] >= 1 and 'flags' in report['cpu']
 
 
+def test_benchmark_compiled(tmp_path):
+    import json
+    out_file = tmp_path / 'bench.json'
+    # backend=eager: the switch, without minutes of C++ compilation.
+    out = _run('tools/analysis_tools/benchmark.py', DEMO, '--compile',
+               '--dtypes', 'bf16', '--iters', '1', '--warmup', '1',
+               '--batch-size', '4', '--test-batch-size', '4', '--out',
+               str(out_file), '--cfg-options', 'compile.backend=eager')
+    assert 'compiled: backbone, neck, head' in out, out
+    report = json.loads(out_file.read_text())
+    assert report['compile'] == {'backend': 'eager'}
+    assert report['results'][0]['compiled'] == ['backbone', 'neck', 'head']
+
+
 def test_benchmark_with_real_batches(tmp_path):
     from ferpretrain.datasets import generate_synthetic_rafdb
     generate_synthetic_rafdb(str(tmp_path), num_train=14, num_test=7)

@@ -119,6 +119,36 @@ def test_train_amp_runs_bf16_on_cpu(project, tmp_path):
     assert not ckpt['optimizer'].get('loss_scaler')
 
 
+def test_train_compile_compiles_the_networks(project, tmp_path):
+    root, config = project
+    work_dir = tmp_path / 'compiled'
+    # backend=eager: dynamo captures the graphs (what the switch controls)
+    # without minutes of C++ compilation; tests/test_engine/test_compile.py
+    # checks the default backend's numbers.
+    proc = run_python(
+        TRAIN_PY, config, '--compile', '--work-dir', work_dir,
+        '--cfg-options', 'train_cfg.max_epochs=1', 'compile.backend=eager',
+        cwd=root)
+    assert proc.returncode == 0, explain(proc)
+    assert "torch.compile({'backend': 'eager'}) on backbone, head" \
+        in proc.stdout, proc.stdout[-3000:]
+    assert 'accuracy/top1' in proc.stdout  # validation ran compiled too
+    dumped = Config.fromfile(str(work_dir / 'tiny.py'))
+    # The setting became ferpretrain's hook, not mmengine's train_step one.
+    assert 'compile' not in dumped
+    assert dumped.custom_hooks[-1] == dict(
+        type='CompileHook', compile_cfg=dict(backend='eager'))
+    # Compiled in place: the checkpoint has the eager parameter names.
+    state = _safe_load(work_dir / 'epoch_1.pth')['state_dict']
+    assert not [k for k in state if '_orig_mod' in k]
+
+    train = _load_tool(TRAIN_PY, 'ferp_tools_train')
+    with pytest.raises(SystemExit, match='must be True, False or a dict'):
+        train.merge_args(
+            Config.fromfile(config),
+            train.parse_args([config, '--cfg-options', 'compile=fast']))
+
+
 def test_refuses_fresh_run_over_checkpoints(project, trained):
     train = _load_tool(TRAIN_PY, 'ferp_tools_train')
     with pytest.raises(SystemExit, match='Refusing to start a new training'):
@@ -206,6 +236,32 @@ def test_test_dumps_predictions(project, trained, tmp_path):
         preds = pickle.load(f)
     assert len(preds) == 16
     assert {'pred_label', 'pred_score', 'gt_label'} <= set(preds[0])
+
+
+def test_test_amp_and_compile_on_cpu(project, trained, tmp_path):
+    root, config = project
+
+    def predictions(name, *extra):
+        out = tmp_path / f'{name}.pkl'
+        proc = run_python(
+            TEST_PY, config, trained[0] / 'epoch_2.pth', '--work-dir',
+            tmp_path / name, '--out', out, *extra, cwd=root)
+        assert proc.returncode == 0, explain(proc)
+        with open(out, 'rb') as f:
+            preds = pickle.load(f)
+        return proc.stdout, preds
+
+    _, fp32 = predictions('fp32')
+    out, bf16 = predictions('bf16', '--amp', '--compile', '--cfg-options',
+                            'compile.backend=eager')
+    assert "torch.compile({'backend': 'eager'})" in out
+    scores32 = torch.stack([p['pred_score'].float() for p in fp32])
+    scores16 = torch.stack([p['pred_score'].float() for p in bf16])
+    # bf16 ran (the scores carry its rounding, 2-3 significant digits) and
+    # changes no prediction of this model.
+    assert not torch.equal(scores16, scores32)
+    torch.testing.assert_close(scores16, scores32, rtol=0.05, atol=0.01)
+    assert [p['pred_label'] for p in bf16] == [p['pred_label'] for p in fp32]
 
 
 def _checkpoint_with(trained, tmp_path, name, extra):

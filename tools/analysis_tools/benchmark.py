@@ -4,6 +4,7 @@
     python tools/analysis_tools/benchmark.py CONFIG --batch-size 16 \
         --dtypes fp32 bf16 --iters 5 --out work_dirs/bench/apvit.json
     python tools/analysis_tools/benchmark.py CONFIG --with-data ...
+    python tools/analysis_tools/benchmark.py CONFIG --compile ...
 
 For each dtype (``fp32``; ``bf16``: autocast, as ``tools/train.py --amp``):
 
@@ -12,7 +13,8 @@ For each dtype (``fp32``; ``bf16``: autocast, as ``tools/train.py --amp``):
   batch size, in images per second;
 - inference: ``test_step`` under ``torch.no_grad()`` at batch 1 (ms per
   image, the latency a demo sees) and at the test batch size (images per
-  second).
+  second); bf16 inference casts the weights to bf16 once and runs under
+  autocast (which casts the inputs).
 
 The report names the threads torch uses, the CPU's matrix features (AMX,
 AVX-512, AVX-512-BF16, from ``/proc/cpuinfo``, and torch's CPU capability)
@@ -20,6 +22,9 @@ and the GPU, prints a Markdown table and, with ``--out``, writes it all as
 JSON. The inputs are random tensors of the test pipeline's size, so the
 figures measure the model alone; ``--with-data`` draws real batches from
 the config's dataloaders instead (decoding and augmentation included).
+``--compile`` (or ``compile`` in the config) measures the model with its
+networks compiled (``ferpretrain.engine.compile_model``); the warm-up
+iterations absorb the compilation, so give at least one.
 """
 import argparse
 import json
@@ -48,6 +53,9 @@ def parse_args(argv=None):
     parser.add_argument('--dtypes', nargs='+', choices=('fp32', 'bf16'),
                         default=['fp32', 'bf16'],
                         help='precisions to measure (default: both)')
+    parser.add_argument('--compile', action='store_true',
+                        help='torch.compile the networks first (the config\'s '
+                        '`compile` options, or torch\'s defaults)')
     parser.add_argument('--skip-train', action='store_true',
                         help='measure inference only')
     parser.add_argument('--out', help='write the results as JSON here')
@@ -125,13 +133,18 @@ def cpu_features() -> dict:
 
 
 def run_benchmark(cfg, device, dtypes, train_bs, test_bs, iters, warmup,
-                  with_data=False, skip_train=False):
-    """Time training and inference per dtype; returns a list of rows."""
+                  with_data=False, skip_train=False, compile_cfg=None):
+    """Time training and inference per dtype; returns a list of rows.
+
+    ``compile_cfg`` (``True`` or ``torch.compile`` options) compiles each
+    model's networks before it is timed.
+    """
     from mmengine.optim import build_optim_wrapper
     from mmpretrain.apis import get_model
 
     from ferpretrain.analysis import infer_input_size
-    from ferpretrain.engine import mixed_precision_cfg
+    from ferpretrain.engine import (compile_model, full_precision_cfg,
+                                    mixed_precision_cfg)
 
     sync = torch.cuda.synchronize if device.startswith('cuda') else (
         lambda: None)
@@ -141,8 +154,9 @@ def run_benchmark(cfg, device, dtypes, train_bs, test_bs, iters, warmup,
     for dtype in dtypes:
         torch.manual_seed(0)
         model = get_model(cfg, device=device)
+        compiled = compile_model(model, compile_cfg)
         cast = torch.bfloat16 if dtype == 'bf16' else None
-        row = dict(dtype=dtype, input=list(shape))
+        row = dict(dtype=dtype, input=list(shape), compiled=compiled)
 
         def batches(bs, loader_cfg):
             if with_data:
@@ -150,9 +164,13 @@ def run_benchmark(cfg, device, dtypes, train_bs, test_bs, iters, warmup,
             return _random_batches(bs, shape, num_classes)
 
         if not skip_train:
-            wrapper_cfg = cfg.optim_wrapper
+            # Each row in its own precision, whatever the config trains in
+            # (a *_bf16.py config's fp32 row runs a plain OptimWrapper).
             if cast is not None:
-                wrapper_cfg = mixed_precision_cfg(wrapper_cfg, 'bfloat16')
+                wrapper_cfg = mixed_precision_cfg(cfg.optim_wrapper,
+                                                  'bfloat16')
+            else:
+                wrapper_cfg = full_precision_cfg(cfg.optim_wrapper)
             optim_wrapper = build_optim_wrapper(model, wrapper_cfg)
             model.train()
             med, _ = _time(lambda b: model.train_step(b, optim_wrapper),
@@ -161,6 +179,11 @@ def run_benchmark(cfg, device, dtypes, train_bs, test_bs, iters, warmup,
             row.update(train_batch=train_bs, train_s_per_iter=med,
                        train_images_per_s=train_bs / med)
         model.eval()
+        if cast is not None:
+            # bf16 inference as deployed: weights cast once. Under autocast
+            # alone every call re-casts the fp32 weights (65 M for APViT),
+            # which at batch 1 costs as much as the convolutions.
+            model.to(cast)
 
         def infer(b):
             context = torch.autocast(device.split(':')[0], dtype=cast) \
@@ -203,6 +226,10 @@ def main(argv=None):
         cfg.merge_from_dict(args.cfg_options)
     if args.threads:
         torch.set_num_threads(args.threads)
+    compile_cfg = cfg.pop('compile', None) or (True if args.compile else None)
+    if compile_cfg and args.warmup < 1:
+        raise SystemExit('--compile needs --warmup 1 or more: the first '
+                         'iteration compiles.')
     from mmengine.registry import init_default_scope
 
     # The dataloaders are built outside a Runner: their type names resolve in
@@ -213,7 +240,7 @@ def main(argv=None):
     test_bs = args.test_batch_size or cfg.test_dataloader.batch_size
     rows = run_benchmark(cfg, device, args.dtypes, train_bs, test_bs,
                          args.iters, args.warmup, args.with_data,
-                         args.skip_train)
+                         args.skip_train, compile_cfg)
     report = dict(
         config=args.config,
         device=device,
@@ -223,6 +250,7 @@ def main(argv=None):
         threads=torch.get_num_threads(),
         cpu=cpu_features(),
         inputs='dataloaders' if args.with_data else 'random tensors',
+        compile=compile_cfg,
         iters=args.iters,
         results=rows)
     cpu = report['cpu']
@@ -233,8 +261,10 @@ def main(argv=None):
           f"{report['threads']} threads")
     print(f"cpu: {cpu['model']}; features: {', '.join(cpu['flags']) or 'none'}"
           f"; torch capability {cpu['torch_capability']}")
+    compiled = (f", compiled: {', '.join(rows[0]['compiled'])}"
+                if rows[0]['compiled'] else '')
     print(f"input {rows[0]['input'][0]}x{rows[0]['input'][1]}, "
-          f"{report['inputs']}, median of {args.iters} iterations")
+          f"{report['inputs']}, median of {args.iters} iterations{compiled}")
     print(format_table(rows))
     print('=' * 72)
     if args.out:

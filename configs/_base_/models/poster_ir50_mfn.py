@@ -17,11 +17,13 @@ model = dict(
         type='IResNet',
         depth=50,
         num_stages=3,  # stage 3: 256x14x14 for a 112 face
+        channels_last=True,  # NHWC convolutions (oneDNN, tensor cores)
     ),
     landmark_backbone=dict(
         type='MobileFaceNet',
         out_indices=(4, ),  # conv_6_sep, 512x7x7
         frozen=True,  # weights fixed and BatchNorm kept in eval
+        channels_last=True,
     ),
     neck=dict(
         type='PosterNeck',

@@ -14,12 +14,14 @@ model = dict(
         depth=50,
         num_stages=3,  # 64x56x56, 128x28x28, 256x14x14 for a 112 face
         out_indices=(0, 1, 2),
+        channels_last=True,  # NHWC convolutions (oneDNN, tensor cores)
         # init_cfg=dict(type='Pretrained', checkpoint='ir50.pth'),
     ),
     landmark_backbone=dict(
         type='MobileFaceNet',
         out_indices=(1, 2, 4),  # conv_3, conv_4, conv_6_sep
         frozen=True,  # weights fixed and BatchNorm kept in eval
+        channels_last=True,
         # init_cfg=dict(
         #     type='Pretrained',
         #     checkpoint='mobilefacenet_model_best.pth.tar'),

@@ -1,8 +1,9 @@
 from .amp import (MixedPrecisionOptimWrapper, autocast_context,
-                  mixed_precision_cfg, resolve_amp_dtype)
+                  full_precision_cfg, mixed_precision_cfg, resolve_amp_dtype)
 from .sam import SAMOptimWrapper, sam_perturbation
 
 __all__ = [
     'MixedPrecisionOptimWrapper', 'SAMOptimWrapper', 'autocast_context',
-    'mixed_precision_cfg', 'resolve_amp_dtype', 'sam_perturbation'
+    'full_precision_cfg', 'mixed_precision_cfg', 'resolve_amp_dtype',
+    'sam_perturbation'
 ]

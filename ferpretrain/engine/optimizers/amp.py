@@ -3,7 +3,8 @@
 mmengine's ``AmpOptimWrapper`` asserts a GPU/NPU/MLU/MUSA device when it is
 built, so ``--amp`` cannot train on a CPU, although CPUs with AMX or
 AVX-512-BF16 run bfloat16 matrix products several times faster than fp32
-(this project's 2-core machine: about 350 GFLOP/s fp32, 2,000 bf16).
+(measured on 2 cores: an AMD EPYC with AVX-512-BF16 but no AMX, 145 GFLOP/s
+fp32 and 400 bf16; hosts of the same kind with AMX, about 350 and 2,000).
 
 :class:`MixedPrecisionOptimWrapper` runs the forward pass under
 ``torch.autocast(device_type, dtype)`` on whatever device the run uses:
@@ -31,8 +32,8 @@ from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from ferpretrain.registry import OPTIM_WRAPPERS
 
 __all__ = [
-    'MixedPrecisionOptimWrapper', 'autocast_context', 'mixed_precision_cfg',
-    'resolve_amp_dtype'
+    'MixedPrecisionOptimWrapper', 'autocast_context', 'full_precision_cfg',
+    'mixed_precision_cfg', 'resolve_amp_dtype'
 ]
 
 _DTYPES = {'bfloat16': torch.bfloat16, 'float16': torch.float16}
@@ -169,4 +170,26 @@ def mixed_precision_cfg(optim_wrapper: dict, dtype: str = 'bfloat16') -> dict:
         raise ValueError(f'optim_wrapper type {kind!r} has no known mixed-'
                          'precision form; set its dtype in the config '
                          'instead.')
+    return wrapper
+
+
+def full_precision_cfg(optim_wrapper: dict) -> dict:
+    """The float32 form of an ``optim_wrapper`` config (a copy): the inverse
+    of :func:`mixed_precision_cfg`, for comparing a bf16 config with fp32
+    (``benchmark.py``'s fp32 rows).
+
+    ``MixedPrecisionOptimWrapper`` / ``AmpOptimWrapper`` become a plain
+    ``OptimWrapper`` (their dtype and loss-scaling keys dropped);
+    ``SAMOptimWrapper`` keeps SAM without autocast; anything else is
+    returned as it is.
+    """
+    wrapper = type(optim_wrapper)(optim_wrapper)
+    kind = wrapper.get('type', 'OptimWrapper')
+    if kind in ('MixedPrecisionOptimWrapper', 'AmpOptimWrapper',
+                'mmengine.AmpOptimWrapper'):
+        wrapper['type'] = 'OptimWrapper'
+        for key in ('dtype', 'loss_scale', 'use_fsdp'):
+            wrapper.pop(key, None)
+    elif kind == 'SAMOptimWrapper':
+        wrapper.pop('dtype', None)
     return wrapper

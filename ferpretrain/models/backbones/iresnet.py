@@ -319,7 +319,10 @@ class IResNet(BaseBackbone):
         for i, stage in enumerate(self.body):
             x = stage(x)
             if i in self.out_indices:
-                outs.append(x)
+                # NHWC stays inside: necks get plain NCHW maps (their 1x1
+                # convolutions would otherwise return NHWC weight gradients
+                # for NCHW weights, which DDP copies every step).
+                outs.append(x.contiguous() if self.channels_last else x)
         return tuple(outs)
 
 

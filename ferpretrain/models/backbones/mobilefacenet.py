@@ -496,7 +496,8 @@ class MobileFaceNet(BaseBackbone):
             for name in names:
                 x = getattr(self, name)(x)
             if i in self.out_indices:
-                outs.append(x)
+                # NHWC stays inside (see IResNet.forward).
+                outs.append(x.contiguous() if self.channels_last else x)
         if self.landmark_head is not None:
             outs.append(self.landmark_head(x))
         return tuple(outs)
