@@ -78,8 +78,7 @@ def compile_model(model: nn.Module, compile_cfg: CompileCfg = True,
         model = model.module
     names = []
     for name, child in model.named_children():
-        if name in _SKIP_CHILDREN or not any(True
-                                             for _ in child.parameters()):
+        if name in _SKIP_CHILDREN or next(child.parameters(), None) is None:
             continue
         child.compile(**options)
         names.append(name)

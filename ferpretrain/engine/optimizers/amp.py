@@ -3,8 +3,8 @@
 mmengine's ``AmpOptimWrapper`` asserts a GPU/NPU/MLU/MUSA device when it is
 built, so ``--amp`` cannot train on a CPU, although CPUs with AMX or
 AVX-512-BF16 run bfloat16 matrix products several times faster than fp32
-(measured on 2 cores: an AMD EPYC with AVX-512-BF16 but no AMX, 145 GFLOP/s
-fp32 and 400 bf16; hosts of the same kind with AMX, about 350 and 2,000).
+(measured on 2 cores of an AMD EPYC with AVX-512-BF16 but no AMX: 145 GFLOP/s
+fp32 and 400 bf16; reported for 2 cores with AMX: about 350 and 2,000).
 
 :class:`MixedPrecisionOptimWrapper` runs the forward pass under
 ``torch.autocast(device_type, dtype)`` on whatever device the run uses:

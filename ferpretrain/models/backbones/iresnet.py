@@ -176,8 +176,8 @@ class IResNet(BaseBackbone):
         channels_last (bool): Keep the weights and run the convolutions in
             ``torch.channels_last`` (NHWC) layout; the input is converted
             on entry. The same values (tested), usually faster on CPUs,
-            whose oneDNN kernels prefer NHWC. The output maps stay NHWC in
-            memory; their values and shapes do not change. Defaults to
+            whose oneDNN kernels prefer NHWC. The output maps are returned
+            contiguous (NCHW), so necks see the usual layout. Defaults to
             False.
         init_cfg (dict, optional): e.g. ``dict(type='Pretrained',
             checkpoint='backbone_ir50_ms1m_epoch120.pth')``; face.evoLVe and

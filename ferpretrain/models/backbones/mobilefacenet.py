@@ -320,8 +320,7 @@ class MobileFaceNet(BaseBackbone):
             ``torch.channels_last`` (NHWC) layout; the input is converted
             on entry. The same values (tested), and about 2x faster on CPUs
             for this depthwise-heavy network (oneDNN prefers NHWC). The
-            output maps stay NHWC in memory; values and shapes do not
-            change. Defaults to False.
+            output maps are returned contiguous (NCHW). Defaults to False.
         input_size (int): Side of the square input the landmark head is
             built for: its global depthwise conv has a kernel of
             ``input_size // 16``. Must be a positive multiple of 16.
