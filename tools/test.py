@@ -45,7 +45,8 @@ mmpretrain does.
 
 ``--amp`` tests under autocast: float16 on a GPU, bfloat16 on the CPU.
 ``--compile`` (or ``compile`` in the config) compiles the model's networks
-(``ferpretrain.engine.CompileHook``).
+(``ferpretrain.engine.CompileHook``). The memory allocator is set up as in
+``tools/train.py`` (``ferpretrain.utils.tune_malloc``).
 """
 import argparse
 import logging
@@ -70,7 +71,8 @@ from mmengine.registry import DATASETS, RUNNERS, DefaultScope  # noqa: E402
 from mmengine.runner.checkpoint import _load_checkpoint  # noqa: E402
 
 from ferpretrain.utils import (UntrustedCheckpointError,  # noqa: E402
-                               setup_cpu_distributed, trust_checkpoint)
+                               setup_cpu_distributed, trust_checkpoint,
+                               tune_malloc)
 from ferpretrain.utils.runner import (  # noqa: E402
     KeepExistingConfigRunner, drop_persistent_workers_without_workers)
 
@@ -348,6 +350,7 @@ def merge_args(cfg, args):
 
 def main(argv=None):
     args = parse_args(argv)
+    _, malloc_msg = tune_malloc()
 
     cfg = Config.fromfile(args.config)
     if args.test_data:
@@ -389,6 +392,7 @@ def main(argv=None):
             DumpResults(out_file_path=args.out))
 
     runner.logger.info(f'Logs of this run: {osp.abspath(runner.log_dir)}')
+    runner.logger.info(f'Memory allocator: {malloc_msg}')
     try:
         metrics = runner.test()
     except UntrustedCheckpointError as error:

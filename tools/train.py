@@ -22,6 +22,9 @@ The arguments are mmpretrain's ``tools/train.py`` ones, plus
 * ``--compile`` (or ``compile = True`` / a dict of ``torch.compile``
   options in the config) compiles the model's networks in place
   (``ferpretrain.engine.CompileHook``), for validation as for training;
+* keeps glibc from returning freed tensor memory to the kernel after every
+  step (``ferpretrain.utils.tune_malloc``: up to 1.4x faster CPU steps;
+  ``FERPRETRAIN_MALLOC=default`` keeps glibc's settings);
 * runs distributed on CPU with ``gloo`` when no GPU is present
   (``bash tools/dist_train.sh CONFIG 2`` on a laptop);
 * never overwrites what a work directory already holds: it refuses to start
@@ -47,7 +50,8 @@ from mmengine.logging import print_log  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 
 from ferpretrain.utils import (UntrustedCheckpointError,  # noqa: E402
-                               setup_cpu_distributed, trust_checkpoint)
+                               setup_cpu_distributed, trust_checkpoint,
+                               tune_malloc)
 from ferpretrain.utils.runner import (  # noqa: E402
     KeepExistingConfigRunner, drop_persistent_workers_without_workers)
 
@@ -250,6 +254,8 @@ def configure_compile(cfg, force: bool) -> None:
 
 def main(argv=None):
     args = parse_args(argv)
+    # First: the settings hold for what is allocated after them.
+    _, malloc_msg = tune_malloc()
 
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
@@ -277,6 +283,7 @@ def main(argv=None):
     runner.logger.info(
         f'Work directory (checkpoints): {osp.abspath(runner.work_dir)}; '
         f'logs of this run: {osp.abspath(runner.log_dir)}')
+    runner.logger.info(f'Memory allocator: {malloc_msg}')
     try:
         runner.train()
     except UntrustedCheckpointError as error:

@@ -1,4 +1,5 @@
-"""Utilities: safe checkpoint loading, CPU-distributed setup, face alignment.
+"""Utilities: safe checkpoint loading, CPU-distributed setup, face alignment,
+allocator settings for CPU training.
 
 Importing this package installs the safe local checkpoint loader into
 mmengine (see :mod:`ferpretrain.utils.checkpoint`), so every checkpoint load
@@ -16,6 +17,7 @@ from .face_alignment import (FIVE_POINT_TEMPLATE, AlignmentResult,
                              FaceAligner, FaceBox, UnreadableImageError,
                              estimate_similarity, five_point_model_path,
                              read_image, transform_points, warp_image)
+from .malloc import MALLOC_ENV, tune_malloc
 
 install_safe_checkpoint_loader()
 
@@ -27,5 +29,5 @@ __all__ = [
     'trust_checkpoint', 'setup_cpu_distributed', 'FIVE_POINT_TEMPLATE',
     'AlignmentResult', 'FaceAligner', 'FaceBox', 'UnreadableImageError',
     'estimate_similarity', 'five_point_model_path', 'read_image',
-    'transform_points', 'warp_image'
+    'transform_points', 'warp_image', 'MALLOC_ENV', 'tune_malloc'
 ]

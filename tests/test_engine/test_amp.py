@@ -7,6 +7,7 @@ bits of mantissa (about 2-3 significant digits), the master weights stay
 fp32, so over a few steps the losses differ by a fraction of a percent.
 """
 import copy
+import glob
 import os.path as osp
 
 import pytest
@@ -137,3 +138,29 @@ def test_full_precision_cfg_inverts_mixed_precision_cfg():
     cfg = Config.fromfile(osp.join(REPO, 'configs/apvit/fer2013_cpu_bf16.py'))
     assert cfg.optim_wrapper.type == 'MixedPrecisionOptimWrapper'
     assert full_precision_cfg(cfg.optim_wrapper).type == 'OptimWrapper'
+
+
+BF16_RECIPES = sorted(
+    osp.relpath(p, REPO)
+    for p in glob.glob(osp.join(REPO, 'configs', '*', '*_bf16.py')))
+
+
+def test_there_are_bf16_recipes():
+    assert {'configs/apvit/fer2013_cpu_bf16.py',
+            'configs/poster_v2/fer2013_cpu_bf16.py'} <= set(BF16_RECIPES)
+
+
+@pytest.mark.parametrize('path', BF16_RECIPES)
+def test_bf16_recipes_train_validate_and_test_in_bf16(path):
+    """A ``*_bf16.py`` recipe builds the bf16 wrapper through mmengine and
+    validates and tests under autocast; its fp32 twin exists."""
+    from mmengine.optim import build_optim_wrapper
+
+    assert osp.isfile(osp.join(REPO, path.replace('_bf16.py', '.py')))
+    cfg = Config.fromfile(osp.join(REPO, path))
+    assert cfg.val_cfg.fp16 and cfg.test_cfg.fp16
+    model = nn.Linear(4, 2)  # the wrapper's set-up does not depend on it
+    wrapper = build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
+    assert isinstance(wrapper, MixedPrecisionOptimWrapper)
+    assert wrapper.cast_dtype == torch.bfloat16
+    assert not wrapper.loss_scaler.is_enabled()

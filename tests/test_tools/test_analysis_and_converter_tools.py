@@ -47,6 +47,9 @@ def test_benchmark_prints_a_table_and_writes_json(tmp_path):
         assert row['infer_ms_per_image_batch1'] > 0
         assert row['infer_batch'] == 4 and row['infer_images_per_s'] > 0
     assert report['threads'] >= 1 and 'flags' in report['cpu']
+    # It measures with the allocator settings the training tools use.
+    assert 'memory allocator: glibc' in out, out
+    assert report['allocator'].startswith('glibc')
 
 
 def test_benchmark_compiled(tmp_path):

@@ -80,6 +80,7 @@ def test_train(trained):
     assert 'Epoch(train) [2][4/4]' in out
     assert 'accuracy/top1' in out
     assert f'Work directory (checkpoints): {work_dir}' in out
+    assert 'Memory allocator: glibc' in out  # tune_malloc ran
     ckpt = _safe_load(work_dir / 'epoch_2.pth')
     assert ckpt['meta']['epoch'] == 2
     assert ckpt['param_schedulers'][1]['T_max'] == 3  # CosineAnnealingLR

@@ -22,7 +22,10 @@ and the GPU, prints a Markdown table and, with ``--out``, writes it all as
 JSON. The inputs are random tensors of the test pipeline's size, so the
 figures measure the model alone; ``--with-data`` draws real batches from
 the config's dataloaders instead (decoding and augmentation included).
-``--compile`` (or ``compile`` in the config) measures the model with its
+The allocator is set up as the training and test tools set it
+(``ferpretrain.utils.tune_malloc``); ``FERPRETRAIN_MALLOC=default`` measures
+with glibc's own settings. ``--compile`` (or ``compile`` in the config)
+measures the model with its
 networks compiled (``ferpretrain.engine.compile_model``); the warm-up
 iterations absorb the compilation, so give at least one.
 """
@@ -221,6 +224,10 @@ def format_table(rows) -> str:
 
 def main(argv=None):
     args = parse_args(argv)
+    from ferpretrain.utils.malloc import tune_malloc
+
+    # As tools/train.py and tools/test.py do, so the figures are theirs.
+    _, malloc_msg = tune_malloc()
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
@@ -249,6 +256,7 @@ def main(argv=None):
         torch=torch.__version__,
         threads=torch.get_num_threads(),
         cpu=cpu_features(),
+        allocator=malloc_msg,
         inputs='dataloaders' if args.with_data else 'random tensors',
         compile=compile_cfg,
         iters=args.iters,
@@ -261,6 +269,7 @@ def main(argv=None):
           f"{report['threads']} threads")
     print(f"cpu: {cpu['model']}; features: {', '.join(cpu['flags']) or 'none'}"
           f"; torch capability {cpu['torch_capability']}")
+    print(f'memory allocator: {malloc_msg}')
     compiled = (f", compiled: {', '.join(rows[0]['compiled'])}"
                 if rows[0]['compiled'] else '')
     print(f"input {rows[0]['input'][0]}x{rows[0]['input'][1]}, "
