@@ -1,6 +1,8 @@
 # POSTER V2's CPU recipe (fer2013_cpu.py: same model, same 6 epochs) trained
-# in bfloat16, so that it fits the 30-minute budget of the other CPU recipes:
-# in fp32 it took 38 min. On this project's 2-core AMD EPYC (AVX-512-BF16,
+# in bfloat16: 26 min against fp32's 38 min, both with glibc's default
+# allocator; with tools/train.py's allocator settings (tune_malloc) fp32 takes
+# 27.8 min too, so at this width bf16 is not what fits the 30-minute budget.
+# On this project's 2-core AMD EPYC (AVX-512-BF16,
 # no AMX) a training step of 64 images takes about 0.47 s in bf16 and 0.61 s
 # in fp32 (benchmark.py, random inputs, channels_last both). The gain is
 # smaller than on APViT's wider recipe: at this width much of a step is

@@ -20,7 +20,8 @@ jemalloc or tcmalloc; this needs no extra library.
   more than that is idle.
 
 The price is memory the process keeps after a peak rather than returning it
-(peak RSS of that run: 1,281 MB before, 1,297 MB after). ``tools/train.py``,
+(peak RSS of that recipe over two pairs of runs: 1.28 GB before, 1.30-1.37
+GB after). ``tools/train.py``,
 ``tools/test.py`` and ``benchmark.py`` call it at start-up; the data loader's
 worker processes inherit the settings through ``fork``. It does nothing
 (and says why) where the C library is not glibc, where

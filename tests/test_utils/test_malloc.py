@@ -1,6 +1,7 @@
 """tune_malloc: glibc keeps freed tensor memory mapped, so a loop that
 allocates and frees like a training step stops page-faulting; the user's
 own allocator choices win."""
+import os
 import subprocess
 import sys
 
@@ -37,7 +38,6 @@ def _faults(mode):
 
 
 def _clean_env():
-    import os
     env = {k: v for k, v in os.environ.items()
            if k not in ('GLIBC_TUNABLES', 'LD_PRELOAD', MALLOC_ENV)}
     env['OMP_NUM_THREADS'] = '1'
