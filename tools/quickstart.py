@@ -8,28 +8,42 @@
 3. tests the last checkpoint with ``tools/test.py`` and prints the accuracy.
 
 Each step runs the standard tool in a subprocess, exactly as a user would
-type it; the commands are printed first. Every run gets its own work
-directory (``work_dirs/demo_cpu/<time>``) so earlier runs are never
-overwritten.
+type it; the commands are printed first (quoted for a POSIX shell). Every
+run gets its own work directory (``work_dirs/demo_cpu/<time>``) so earlier
+runs are never overwritten. Relative ``--data-root`` and ``--work-dir`` are
+taken from the repository root.
+
+The data root reaches the tools in a small config written into the work
+directory (``quickstart_config.py``: ``configs/apvit/demo_cpu.py`` as its
+``_base_``, plus the data root), not through ``--cfg-options``: mmengine's
+``DictAction`` deletes every space of a value, quoted or not, and splits it
+at commas, so ``data_root=/home/me/My Data/basic`` would arrive as
+``/home/me/MyData/basic``. A Python string literal in a config carries any
+path unchanged.
 """
 import argparse
 import json
 import os
 import os.path as osp
+import shlex
 import subprocess
 import sys
 import time
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = 'configs/apvit/demo_cpu.py'
+#: The config the quick start writes into its work directory.
+RUN_CONFIG = 'quickstart_config.py'
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--data-root', default='data/demo_rafdb',
-                        help='where the demo dataset lives or is written')
+                        help='where the demo dataset lives or is written '
+                        '(relative: to the repository root)')
     parser.add_argument('--work-dir', default=None,
-                        help='default: work_dirs/demo_cpu/<time>')
+                        help='default: work_dirs/demo_cpu/<time> (relative: '
+                        'to the repository root)')
     parser.add_argument('--num-train', type=int, default=1400)
     parser.add_argument('--num-test', type=int, default=350)
     parser.add_argument('--epochs', type=int, default=None,
@@ -38,42 +52,74 @@ def parse_args():
 
 
 def run(cmd):
-    print('\n$ ' + ' '.join(cmd), flush=True)
+    """Run ``cmd`` (an argument list, never a shell string) from the
+    repository root; print it quoted so that it can be pasted."""
+    print('\n$ ' + shlex.join(cmd), flush=True)
     subprocess.run(cmd, cwd=REPO, check=True)
+
+
+def write_run_config(work_dir, data_root):
+    """Write ``<work_dir>/quickstart_config.py``: the demo config reading
+    the data under ``data_root`` (the ``basic`` folder). Both paths are
+    absolute; returns the config's path.
+
+    ``repr`` writes each path as a Python string literal, which keeps
+    spaces, commas, quotes and backslashes as they are (see the module
+    docstring for why ``--cfg-options`` cannot).
+    """
+    os.makedirs(work_dir, exist_ok=True)
+    path = osp.join(work_dir, RUN_CONFIG)
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(
+            '# Written by tools/quickstart.py: the demo config with the data '
+            'root\n# of this run (set here: --cfg-options would delete the '
+            'spaces of a path).\n'
+            f'_base_ = [{osp.join(REPO, CONFIG)!r}]\n'
+            f'data_root = {data_root!r}\n'
+            'train_dataloader = dict(\n'
+            '    dataset=dict(dataset=dict(data_root=data_root)))\n'
+            'val_dataloader = dict(dataset=dict(data_root=data_root))\n'
+            'test_dataloader = dict(dataset=dict(data_root=data_root))\n')
+    return path
+
+
+def train_command(py, config, work_dir, epochs=None):
+    """The ``tools/train.py`` command of the quick start."""
+    cmd = [py, 'tools/train.py', config, '--work-dir', work_dir]
+    if epochs:
+        cmd += ['--cfg-options', f'train_cfg.max_epochs={epochs}']
+    return cmd
+
+
+def test_command(py, config, checkpoint, work_dir):
+    """The ``tools/test.py`` command of the quick start."""
+    return [py, 'tools/test.py', config, checkpoint, '--work-dir', work_dir]
 
 
 def main():
     args = parse_args()
     start = time.time()
     py = sys.executable
-    label_file = osp.join(REPO, args.data_root, 'basic', 'EmoLabel',
+    data_root = osp.abspath(osp.join(REPO, args.data_root))
+    label_file = osp.join(data_root, 'basic', 'EmoLabel',
                           'list_patition_label.txt')
     if osp.isfile(label_file):
-        print(f'Demo data found at {args.data_root}/basic; reusing it.')
+        print(f'Demo data found at {data_root}/basic; reusing it.')
     else:
         run([py, 'tools/dataset_converters/generate_demo_rafdb.py',
-             args.data_root, '--num-train', str(args.num_train),
+             data_root, '--num-train', str(args.num_train),
              '--num-test', str(args.num_test)])
 
-    work_dir = args.work_dir or osp.join(
-        'work_dirs', 'demo_cpu', time.strftime('%Y%m%d_%H%M%S'))
-    root = osp.join(args.data_root, 'basic')
-    options = [
-        f'train_dataloader.dataset.dataset.data_root={root}',
-        f'val_dataloader.dataset.data_root={root}',
-        f'test_dataloader.dataset.data_root={root}',
-    ]
-    if args.epochs:
-        options += [f'train_cfg.max_epochs={args.epochs}']
-    run([py, 'tools/train.py', CONFIG, '--work-dir', work_dir,
-         '--cfg-options'] + options)
+    work_dir = osp.abspath(osp.join(REPO, args.work_dir or osp.join(
+        'work_dirs', 'demo_cpu', time.strftime('%Y%m%d_%H%M%S'))))
+    config = write_run_config(work_dir, osp.join(data_root, 'basic'))
+    run(train_command(py, config, work_dir, args.epochs))
 
-    with open(osp.join(REPO, work_dir, 'last_checkpoint')) as f:
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()
     metrics_file = osp.join(work_dir, 'test_metrics.json')
-    run([py, 'tools/test.py', CONFIG, checkpoint, '--work-dir', work_dir,
-         '--cfg-options'] + options)
-    metrics = _last_test_metrics(osp.join(REPO, work_dir))
+    run(test_command(py, config, checkpoint, work_dir))
+    metrics = _last_test_metrics(work_dir)
     minutes = (time.time() - start) / 60
     print('\n' + '=' * 64)
     print(f'Demo finished in {minutes:.1f} min. Checkpoint: {checkpoint}')
@@ -82,7 +128,7 @@ def main():
               f'{metrics["accuracy/top1"]:.2f} % (chance: 14.29 %); '
               f'mean class accuracy: '
               f'{metrics.get("fer/mean_class_accuracy", float("nan")):.2f} %')
-        with open(osp.join(REPO, metrics_file), 'w') as f:
+        with open(metrics_file, 'w') as f:
             json.dump(metrics, f, indent=2)
     print('=' * 64)
 

@@ -7,7 +7,8 @@ Usage::
         [--out-item {metrics,pred}] [--show-dir DIR] [--show]
         [--interval N] [--wait-time S] [--no-pin-memory] [--tta] [--amp]
         [--compile]
-        [--trust-checkpoint] [--test-data FILE] [--test-data-pipeline]
+        [--trust-checkpoint] [--allow-partial-load] [--debug]
+        [--test-data FILE] [--test-data-pipeline]
         [--model-classes NAMES] [--class-map TEST=MODEL ...]
         [--no-class-matching] [--cfg-options KEY=VALUE ...]
         [--launcher {none,pytorch,slurm,mpi}]
@@ -43,6 +44,14 @@ the arg-max and reported. Nothing is merged unless ``--class-map
 TEST=MODEL`` says so. ``--no-class-matching`` compares indices as
 mmpretrain does.
 
+The checkpoint must hold exactly the tensors of the config's model: a file
+with missing or unexpected keys or other shapes (an 8-class head for a
+7-class config, an APViT file for a POSTER config, a backbone-only file) is
+refused before any test iteration, with the first keys and the likely
+cause. ``--allow-partial-load`` tests anyway and lists what stays random.
+Errors in the user's input (a dataset, a config key, a checkpoint, an
+argument) print one message and exit 1; ``--debug`` shows the traceback.
+
 ``--amp`` tests under autocast: float16 on a GPU, bfloat16 on the CPU.
 ``--compile`` (or ``compile`` in the config) compiles the model's networks
 (``ferpretrain.engine.CompileHook``). The memory allocator is set up as in
@@ -70,11 +79,12 @@ from mmengine.logging import print_log  # noqa: E402
 from mmengine.registry import DATASETS, RUNNERS, DefaultScope  # noqa: E402
 from mmengine.runner.checkpoint import _load_checkpoint  # noqa: E402
 
-from ferpretrain.utils import (UntrustedCheckpointError,  # noqa: E402
-                               setup_cpu_distributed, trust_checkpoint,
-                               tune_malloc)
+from ferpretrain.utils import (setup_cpu_distributed,  # noqa: E402
+                               trust_checkpoint, tune_malloc)
+from ferpretrain.utils.errors import ConfigError, run_tool  # noqa: E402
 from ferpretrain.utils.runner import (  # noqa: E402
-    KeepExistingConfigRunner, drop_persistent_workers_without_workers)
+    KeepExistingConfigRunner, check_writable,
+    drop_persistent_workers_without_workers)
 
 
 def parse_args(argv=None):
@@ -124,6 +134,16 @@ def parse_args(argv=None):
         help='trust CHECKPOINT (and load_from): load it with '
         'weights_only=False. This runs any code stored in the file; only '
         'for files you trust')
+    parser.add_argument(
+        '--allow-partial-load',
+        action='store_true',
+        help='test even if CHECKPOINT does not hold every tensor of the '
+        "config's model (the rest stays random; listed in the log)")
+    parser.add_argument(
+        '--debug',
+        action='store_true',
+        help='show the traceback of errors in the input (dataset, config, '
+        'checkpoint), which are otherwise printed as one message')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -178,6 +198,11 @@ def parse_args(argv=None):
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     if args.out is None and args.out_item is not None:
         parser.error('--out-item needs --out: the file to write to.')
+    if (args.out and args.out_item in (None, 'pred')
+            and not args.out.endswith(('.pkl', '.pickle'))):
+        parser.error(f'--out {args.out}: predictions are written as a '
+                     'pickle; name a .pkl file, or add --out-item metrics '
+                     'for metrics (.json, .yaml or .pkl).')
     if args.no_class_matching and (args.model_classes or args.class_map):
         parser.error('--no-class-matching contradicts --model-classes and '
                      '--class-map.')
@@ -207,9 +232,9 @@ def use_test_data(cfg, path, data_pipeline=False):
     """
     test_data = Config.fromfile(path)
     if 'test_dataloader' not in test_data:
-        raise SystemExit(f'--test-data {path}: the file defines no '
-                         'test_dataloader (a dataset config such as '
-                         'configs/_base_/datasets/jaffe_112.py does).')
+        raise ConfigError(f'--test-data {path}: the file defines no '
+                          'test_dataloader (a dataset config such as '
+                          'configs/_base_/datasets/jaffe_112.py does).')
     model_pipeline = _innermost_dataset(cfg.test_dataloader.dataset).get(
         'pipeline')
     cfg.test_dataloader = test_data.test_dataloader
@@ -231,7 +256,7 @@ def resolve_model_classes(args, cfg):
                 dataset_cls = DATASETS.get(names[0])
             classes = getattr(dataset_cls, 'METAINFO', {}).get('classes')
             if not classes:
-                raise SystemExit(
+                raise ConfigError(
                     f'--model-classes {args.model_classes}: not a dataset '
                     'type with METAINFO classes; give the class names '
                     'comma-separated, in the order of the model head.')
@@ -298,7 +323,7 @@ def merge_args(cfg, args):
 
     if args.show or args.show_dir is not None:
         if 'visualization' not in cfg.get('default_hooks', {}):
-            raise SystemExit(
+            raise ConfigError(
                 '--show/--show-dir need a VisualizationHook: set '
                 '`default_hooks.visualization = dict(type='
                 '"VisualizationHook", enable=False)` in the config.')
@@ -344,7 +369,7 @@ def merge_args(cfg, args):
     try:
         use_compile_hook(cfg, args.compile)
     except TypeError as error:
-        raise SystemExit(f'compile: {error}')
+        raise ConfigError(f'compile: {error}') from None
     return drop_persistent_workers_without_workers(cfg)
 
 
@@ -365,16 +390,20 @@ def main(argv=None):
             logger='current',
             level=logging.WARNING)
 
-    try:
-        model_classes = None if args.no_class_matching else \
-            resolve_model_classes(args, cfg)
-    except UntrustedCheckpointError as error:
-        raise SystemExit(f'ERROR: {error}') from None
+    # Before anything runs: a run must not end in an unwritable place.
+    check_writable(cfg.work_dir, '--work-dir')
+    if args.out:
+        check_writable(args.out, '--out', folder=False)
+    if args.show_dir:
+        check_writable(args.show_dir, '--show-dir')
+
+    model_classes = None if args.no_class_matching else \
+        resolve_model_classes(args, cfg)
     if model_classes:
         enable_class_matching(cfg, model_classes, args.class_map)
     elif (args.test_data or args.class_map) and not args.no_class_matching:
-        raise SystemExit(
-            f'ERROR: {args.checkpoint} carries no class names '
+        raise ConfigError(
+            f'{args.checkpoint} carries no class names '
             '(meta.dataset_meta.classes), so the classes of the model cannot '
             'be matched with the test set by name; give them with '
             '--model-classes (e.g. --model-classes FER2013).')
@@ -387,17 +416,17 @@ def main(argv=None):
     else:
         runner = RUNNERS.build(cfg)
 
+    # The checkpoint must be this model's (see the module docstring).
+    runner.checkpoint_loading = ('partial'
+                                 if args.allow_partial_load else 'strict')
+
     if args.out and args.out_item in ('pred', None):
         runner.test_evaluator.metrics.append(
             DumpResults(out_file_path=args.out))
 
     runner.logger.info(f'Logs of this run: {osp.abspath(runner.log_dir)}')
     runner.logger.info(f'Memory allocator: {malloc_msg}')
-    try:
-        metrics = runner.test()
-    except UntrustedCheckpointError as error:
-        # The message says what to do; the traceback only hides it.
-        raise SystemExit(f'ERROR: {error}') from None
+    metrics = runner.test()
 
     # Every rank holds the metrics; one writer is enough.
     if args.out and args.out_item == 'metrics' and is_main_process():
@@ -412,4 +441,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

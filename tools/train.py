@@ -6,7 +6,7 @@ Usage::
     python tools/train.py CONFIG [--work-dir DIR] [--resume [auto|PATH]]
         [--amp [--amp-dtype {bfloat16,float16}]] [--compile]
         [--auto-scale-lr]
-        [--no-validate] [--trust-checkpoint]
+        [--no-validate] [--trust-checkpoint] [--allow-partial-load] [--debug]
         [--cfg-options KEY=VALUE ...] [--launcher {none,pytorch,slurm,mpi}]
 
 The arguments are mmpretrain's ``tools/train.py`` ones, plus
@@ -30,7 +30,20 @@ The arguments are mmpretrain's ``tools/train.py`` ones, plus
 * never overwrites what a work directory already holds: it refuses to start
   a fresh run over existing checkpoints (resume instead, or choose another
   ``--work-dir``), and writes the config dump into the run's timestamped
-  folder when the work directory already has a file of that name.
+  folder when the work directory already has a file of that name; a work
+  directory that cannot be written stops the run before it starts;
+* loads checkpoints only where they fit: ``--resume`` needs the checkpoint
+  of this config's run (another model's is refused by name, not by an
+  optimizer error; a truncated newest checkpoint names the last readable
+  one), and ``load_from`` may leave only a classifier of another class
+  count at its initialisation, said once in the log (``--allow-partial-load``
+  accepts any overlap and lists what stays random);
+* makes a resumed run reproduce the uninterrupted one exactly, with a fixed
+  seed in deterministic mode (``ReproducibleRandomnessHook`` of
+  ``ferpretrain.engine``: every random stream, in the dataloader workers
+  too, restarts from the seed and the epoch);
+* prints errors in the user's input (dataset, config, checkpoint,
+  arguments) as one message and exits 1; ``--debug`` shows the traceback.
 """
 import argparse
 import logging
@@ -49,11 +62,12 @@ from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 
-from ferpretrain.utils import (UntrustedCheckpointError,  # noqa: E402
-                               setup_cpu_distributed, trust_checkpoint,
-                               tune_malloc)
+from ferpretrain.utils import (setup_cpu_distributed,  # noqa: E402
+                               trust_checkpoint, tune_malloc)
+from ferpretrain.utils.errors import ConfigError, run_tool  # noqa: E402
 from ferpretrain.utils.runner import (  # noqa: E402
-    KeepExistingConfigRunner, drop_persistent_workers_without_workers)
+    KeepExistingConfigRunner, check_writable,
+    drop_persistent_workers_without_workers)
 
 # Files whose presence means a work directory holds a previous run's
 # training state.
@@ -112,6 +126,17 @@ def parse_args(argv=None):
         'the one --resume auto picks): load them with weights_only=False. '
         'This runs any code stored in them; only for files you trust')
     parser.add_argument(
+        '--allow-partial-load',
+        action='store_true',
+        help='with load_from: train from whatever tensors of the checkpoint '
+        'match the model (the rest keeps its initialisation; listed in the '
+        'log). Without it only a classifier of another shape may differ')
+    parser.add_argument(
+        '--debug',
+        action='store_true',
+        help='show the traceback of errors in the input (dataset, config, '
+        'checkpoint), which are otherwise printed as one message')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -164,7 +189,7 @@ def merge_args(cfg, args):
     if args.auto_scale_lr:
         auto_scale_lr = cfg.get('auto_scale_lr', None)
         if not auto_scale_lr or 'base_batch_size' not in auto_scale_lr:
-            raise SystemExit(
+            raise ConfigError(
                 '--auto-scale-lr needs `auto_scale_lr = dict('
                 'base_batch_size=N)` in the config: the total batch size the '
                 'learning rate was tuned for.')
@@ -194,6 +219,10 @@ def merge_args(cfg, args):
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     configure_compile(cfg, args.compile)
+    # Every random stream restarts from (seed, epoch): a resumed run
+    # reproduces the uninterrupted one.
+    from ferpretrain.engine import use_reproducible_randomness
+    use_reproducible_randomness(cfg)
     return drop_persistent_workers_without_workers(cfg)
 
 
@@ -238,7 +267,7 @@ def configure_amp(cfg, dtype: str) -> None:
     try:
         cfg.optim_wrapper = mixed_precision_cfg(cfg.optim_wrapper, dtype)
     except ValueError as error:
-        raise SystemExit(f'--amp: {error}')
+        raise ConfigError(f'--amp: {error}') from None
 
 
 def configure_compile(cfg, force: bool) -> None:
@@ -249,7 +278,7 @@ def configure_compile(cfg, force: bool) -> None:
     try:
         use_compile_hook(cfg, force)
     except TypeError as error:
-        raise SystemExit(f'compile: {error}')
+        raise ConfigError(f'compile: {error}') from None
 
 
 def main(argv=None):
@@ -260,10 +289,11 @@ def main(argv=None):
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
 
+    check_writable(cfg.work_dir, 'The work directory (--work-dir)')
     if not cfg.get('resume', False):
         found = existing_checkpoints(cfg.work_dir)
         if found:
-            raise SystemExit(
+            raise ConfigError(
                 f'Refusing to start a new training run in {cfg.work_dir!r}: '
                 f'it already holds {", ".join(found)}, which a fresh run '
                 'would overwrite. Use --resume to continue that run, or '
@@ -284,15 +314,13 @@ def main(argv=None):
         f'Work directory (checkpoints): {osp.abspath(runner.work_dir)}; '
         f'logs of this run: {osp.abspath(runner.log_dir)}')
     runner.logger.info(f'Memory allocator: {malloc_msg}')
-    try:
-        runner.train()
-    except UntrustedCheckpointError as error:
-        # The message says what to do; the traceback only hides it.
-        raise SystemExit(f'ERROR: {error}') from None
+    runner.checkpoint_loading = ('partial'
+                                 if args.allow_partial_load else 'finetune')
+    runner.train()
     runner.logger.info(
         f'Done. Checkpoints are in {osp.abspath(runner.work_dir)}, logs in '
         f'{osp.abspath(runner.log_dir)}')
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

@@ -17,6 +17,12 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
 )
+# Restarts every random stream (model, dataloader workers' augmentation) from
+# (seed, epoch) each epoch, so that a run resumed with --resume, even after a
+# kill -9, ends exactly like the uninterrupted run. A config that sets its own
+# `custom_hooks` replaces this list; tools/train.py adds the hook back
+# (ferpretrain.engine.use_reproducible_randomness).
+custom_hooks = [dict(type='ReproducibleRandomnessHook')]
 
 env_cfg = dict(
     cudnn_benchmark=False,

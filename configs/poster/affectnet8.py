@@ -1,5 +1,5 @@
 # POSTER (large) on AffectNet-8 (contempt included): 63.34 in the paper.
-# The AffectNet-7 recipe with an 8-way head.
+# The AffectNet-7 recipe and network (no token mixing) with an 8-way head.
 #   python tools/train.py configs/poster/affectnet8.py
 _base_ = ['./affectnet7.py']
 num_classes = 8

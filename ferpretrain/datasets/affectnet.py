@@ -8,7 +8,8 @@ from mmengine.logging import MMLogger
 
 from ferpretrain.registry import DATASETS
 from .base_fer import (BaseFERDataset, annotation_error, ann_source,
-                       check_images_exist, require_dir, require_file)
+                       check_images_exist, open_label_file, require_dir,
+                       require_file)
 from .categories import AFFECTNET_CATEGORIES, AFFECTNET_CODES
 
 
@@ -232,7 +233,7 @@ class AffectNet(BaseFERDataset):
 
         self.excluded = OrderedDict()
         data_list = []
-        with open(self.ann_file, encoding='utf-8-sig', newline='') as f:
+        with open_label_file(self.ann_file, newline='') as f:
             reader = csv.reader(f)
             header = next(reader, None)
             if header is None:

@@ -15,24 +15,27 @@ errors:
 """
 import os
 import os.path as osp
-from typing import List, Optional, Sequence, Union
+from typing import IO, List, Optional, Sequence, Union
 
 import numpy as np
 from mmengine.logging import MMLogger
 from mmpretrain.datasets import BaseDataset
 
+from ferpretrain.utils.errors import FERPretrainError
+from .small_images import SIZE_CHECKED_KEY, check_mode, report_small_images
+
 # How many problems one error message lists before summarising the rest.
 _MAX_LISTED = 5
 
 
-class FERAnnotationError(ValueError):
+class FERAnnotationError(FERPretrainError, ValueError):
     """An annotation (label file line, csv row, folder entry) is invalid.
 
     The message always names the file (and line, where there is one).
     """
 
 
-class FERSampleError(RuntimeError):
+class FERSampleError(FERPretrainError, RuntimeError):
     """Preparing one sample failed; the message names its image and
     annotation source, the original exception is chained as
     ``__cause__``."""
@@ -58,6 +61,42 @@ def annotation_error(source: str,
     if hint:
         msg += f' ({hint})'
     return FERAnnotationError(msg)
+
+
+_UTF16_BOMS = (b'\xff\xfe', b'\xfe\xff')
+
+
+def open_label_file(path: str, newline: Optional[str] = None) -> IO[str]:
+    """Open a text or CSV label file for reading, BOM or not.
+
+    Windows Notepad and Excel ("CSV UTF-8") save UTF-8 with a byte-order
+    mark. Read as plain ``utf-8`` the mark stays glued to the first
+    character: to the first column name of a CSV header (so a lookup of
+    ``'emotion'`` fails), to the first image name of a label list (so its
+    path is wrong), or to the number of a one-value file. ``utf-8-sig``
+    drops a leading mark and reads a file without one unchanged, so every
+    dataset opens its label files here and both read alike.
+
+    A UTF-16 file (Notepad's "Unicode") cannot be read as UTF-8 at all: it
+    is refused here with a message naming the file, rather than with a bare
+    ``UnicodeDecodeError`` halfway through it.
+
+    Args:
+        path (str): The label file.
+        newline (str, optional): As :func:`open`; pass ``''`` for
+            :mod:`csv` readers (quoted fields may hold line breaks).
+
+    Raises:
+        FERAnnotationError: If the file starts with a UTF-16 byte-order
+            mark.
+    """
+    with open(path, 'rb') as f:
+        head = f.read(2)
+    if head in _UTF16_BOMS:
+        raise annotation_error(
+            ann_source(path, 1), 'the file is UTF-16 encoded',
+            're-save it as UTF-8 (e.g. Notepad: Save as, Encoding UTF-8)')
+    return open(path, encoding='utf-8-sig', newline=newline)
 
 
 def _suggest_subfolder(data_root: str, expected_rel: str) -> str:
@@ -189,6 +228,13 @@ class BaseFERDataset(BaseDataset):
             (in test mode a ``None`` from the pipeline raises instead of
             fetching another sample). A warning is logged when it is set on
             a training split. Defaults to False.
+        check_image_size (str | bool): Report images with a side under 16
+            px once, at load (see :mod:`ferpretrain.datasets.small_images`):
+            ``'auto'`` reads image headers when the split lists at most
+            30,000 files and otherwise leaves the check to
+            :class:`LoadFERImage`; True always reads them; False skips the
+            load-time check. The whole loaded split is checked, before
+            ``indices`` picks a subset. Defaults to ``'auto'``.
         **kwargs: Other arguments of
             :class:`mmpretrain.datasets.BaseDataset` (``ann_file``,
             ``data_root``, ``data_prefix``, ``pipeline``, ``indices``, ...).
@@ -202,13 +248,18 @@ class BaseFERDataset(BaseDataset):
     def __init__(self,
                  split: Optional[str] = None,
                  test_mode: bool = False,
+                 check_image_size: Union[str, bool] = 'auto',
                  **kwargs):
+        self.check_image_size = check_mode(check_image_size,
+                                           type(self).__name__)
+        # set by filter_data(): every sample's size was checked at load
+        self._image_sizes_checked = False
         if self.SPLITS:
             if split not in self.SPLITS:
                 raise ValueError(
                     f'{type(self).__name__}: split must be one of '
                     f'{tuple(self.SPLITS)}, got {split!r}.')
-            if test_mode and split in self.TRAIN_SPLITS:
+            if test_mode and self._split_is_training_data(split):
                 MMLogger.get_current_instance().warning(
                     f'{type(self).__name__}: split={split!r} with '
                     'test_mode=True; the training data will be used.')
@@ -218,6 +269,29 @@ class BaseFERDataset(BaseDataset):
         self.split = split
         super().__init__(test_mode=test_mode, **kwargs)
 
+    def _split_is_training_data(self, split: str) -> bool:
+        """Whether ``split`` selects training data (then ``test_mode=True``
+        is warned about). Called from ``__init__`` before the data are
+        loaded; subclasses whose ``split`` only applies under some options
+        (the subject folds of CK+ and JAFFE) override it, so that the
+        warning is given only when it is true."""
+        return split in self.TRAIN_SPLITS
+
+    def filter_data(self) -> List[dict]:
+        """Keep every sample; report those with a side under 16 px.
+
+        mmengine calls this once, right after :meth:`load_data_list`, on
+        the plain list (before it is serialised), which makes it the one
+        place where the size check sees every sample cheaply.
+        """
+        data_list = super().filter_data()
+        owner = f'{type(self).__name__}'
+        if self.split is not None:
+            owner += f' (split {self.split!r})'
+        self._image_sizes_checked = report_small_images(
+            owner, data_list, self.check_image_size)
+        return data_list
+
     def prepare_data(self, idx: int):
         """Run the pipeline on sample ``idx``; name the sample on failure.
 
@@ -225,7 +299,14 @@ class BaseFERDataset(BaseDataset):
             FERSampleError: If the pipeline raises; the message names the
                 image file and the annotation line it came from.
         """
-        data_info = self.get_data_info(idx)
+        return self._run_pipeline(idx, self.get_data_info(idx))
+
+    def _run_pipeline(self, idx: int, data_info: dict):
+        """The pipeline on ``data_info`` (of sample ``idx``); failures are
+        re-raised as :class:`FERSampleError`."""
+        if self._image_sizes_checked:
+            # reported at load already: LoadFERImage need not again
+            data_info[SIZE_CHECKED_KEY] = True
         try:
             return self.pipeline(data_info)
         except Exception as e:

@@ -55,6 +55,47 @@ CAERS_CATEGORIES = ('Anger', 'Disgust', 'Fear', 'Happy', 'Neutral', 'Sad',
                     'Surprise')
 
 
+#: The head order of each official release, by model and dataset.
+#:
+#: A checkpoint does not record its class order; these are the facts
+#: behind each, which the converters apply (``--dataset``):
+#:
+#: - APViT, RAF-DB: the official code re-maps RAF-DB's codes to its own
+#:   order (:data:`APVIT_RAFDB_CATEGORIES`).
+#: - TransFER (PaddlePaddle port), POSTER and POSTER V2, RAF-DB: label =
+#:   code - 1, i.e. :data:`RAFDB_CATEGORIES`. POSTER's loader computes it;
+#:   POSTER V2 reads class folders with torchvision's ``ImageFolder``, which
+#:   numbers the *sorted folder names*, and its users lay RAF-DB out as
+#:   folders ``1``..``7`` (Talented-Q/POSTER_V2 issue #25), which sort into
+#:   code order.
+#: - POSTER and POSTER V2, AffectNet-7 / -8: the AffectNet expression codes
+#:   0..6 / 0..7 (:data:`AFFECTNET_CODES`): POSTER's AffectNet loaders
+#:   use the codes as labels, POSTER V2's ``ImageFolder`` sorts folders
+#:   ``0``..``7``.
+#: - POSTER V2, CAER-S: CAER-S is distributed as folders named after the
+#:   classes, which ``ImageFolder`` sorts alphabetically
+#:   (:data:`CAERS_CATEGORIES`), not in RAF-DB's order.
+RELEASE_CLASS_ORDERS = {
+    'apvit': {
+        'rafdb': APVIT_RAFDB_CATEGORIES
+    },
+    'transfer': {
+        'rafdb': RAFDB_CATEGORIES
+    },
+    'poster': {
+        'rafdb': RAFDB_CATEGORIES,
+        'affectnet7': AFFECTNET_CODES[:7],
+        'affectnet8': AFFECTNET_CODES[:8],
+    },
+    'poster_v2': {
+        'rafdb': RAFDB_CATEGORIES,
+        'affectnet7': AFFECTNET_CODES[:7],
+        'affectnet8': AFFECTNET_CODES[:8],
+        'caers': CAERS_CATEGORIES,
+    },
+}
+
+
 def label_permutation(src_classes: Sequence[str],
                       dst_classes: Sequence[str]) -> List[int]:
     """Index map that re-orders per-class rows from one label order to

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 from ferpretrain.registry import DATASETS
 from .base_fer import (BaseFERDataset, annotation_error, check_broken_link,
-                       is_os_junk, require_dir)
+                       is_os_junk, open_label_file, require_dir)
 from .categories import CKPLUS_CATEGORIES
 from .subject_split import subject_kfold
 
@@ -91,9 +91,12 @@ class CKPlus(BaseFERDataset):
     shuffled with ``seed``, dealt round-robin), fold ``fold`` is the
     ``'test'`` split and the others the ``'train'`` split, so the frames of
     one subject never straddle train and test. ``num_folds=None`` gives all
-    samples (``split`` is then ignored). Cross-validation = one training run
-    a fold, e.g. ``--cfg-options train_dataloader.dataset.fold=3
-    val_dataloader.dataset.fold=3`` for ``fold`` in ``0..9``. Do not use
+    samples (``split`` is then ignored). ``test_mode=True`` with
+    ``split='train'`` logs that the training data will be used only when
+    ``num_folds`` is set, the one case where that is so. Cross-validation =
+    one training run a fold, e.g. ``--cfg-options
+    train_dataloader.dataset.fold=3 val_dataloader.dataset.fold=3`` for
+    ``fold`` in ``0..9``. Do not use
     mmpretrain's ``tools/kfold-cross-valid.py`` / ``KFoldDataset`` on CK+:
     they split by sample, putting frames of the same sequence and subject in
     both train and test. (It is fine to wrap a dataset built with
@@ -189,6 +192,14 @@ class CKPlus(BaseFERDataset):
             ann_file='',
             metainfo=metainfo,
             **kwargs)
+
+    def _split_is_training_data(self, split: str) -> bool:
+        """Only with ``num_folds`` set is ``'train'`` the training part;
+        without folds ``split`` is ignored and all samples are used, so
+        ``test_mode=True`` with the default ``split='train'`` (the usual
+        way to evaluate on all of CK+) is not "training data"."""
+        return self.num_folds is not None and \
+            super()._split_is_training_data(split)
 
     # ------------------------------------------------------------------
     def _resolve_layout(self) -> str:
@@ -330,7 +341,7 @@ class CKPlus(BaseFERDataset):
 
     @staticmethod
     def _read_code(path: str) -> int:
-        with open(path, encoding='utf-8') as f:
+        with open_label_file(path) as f:
             text = f.read()
         try:
             value = float(text.strip())

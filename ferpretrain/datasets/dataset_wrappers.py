@@ -84,6 +84,16 @@ class ClassSubsetDataset:
         names = self.dataset.metainfo['classes']
         self.excluded_counts = Counter(names[label] for label in labels
                                        if label not in self._keep)
+        if labels and not keep:
+            from ferpretrain.utils.errors import ConfigError
+            raise ConfigError(
+                f'ClassSubsetDataset: none of the {len(labels)} samples of '
+                f'{type(self.dataset).__name__} is of a kept class '
+                f'({list(self.classes) or "no class matched"}; the dataset '
+                f'has {dict(self.excluded_counts)}): nothing to evaluate. '
+                'Check the model\'s classes (--model-classes) and the test '
+                'data, or merge classes explicitly with --class-map '
+                'TEST=MODEL.')
         if len(keep) < len(labels):
             # In place, so that the dataset's own indexing and serialisation
             # (shared memory between workers) keep working.

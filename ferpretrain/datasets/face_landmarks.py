@@ -48,7 +48,9 @@ from mmengine.dataset import BaseDataset
 
 from ferpretrain.registry import DATASETS, TRANSFORMS
 from .base_fer import (FERSampleError, ann_source, annotation_error,
-                       check_images_exist, require_file)
+                       check_images_exist, open_label_file,
+                       require_file)
+from .small_images import SIZE_CHECKED_KEY, check_mode, report_small_images
 
 #: Points of the iBUG 300-W scheme dlib's 68-point predictor locates.
 NUM_LANDMARKS = 68
@@ -94,6 +96,9 @@ class FaceLandmarkDataset(BaseDataset):
             ``dict(img_path=...)``. Defaults to ``''`` (``data_root``).
         check_images (bool): Check that every listed image is a file.
             Defaults to True.
+        check_image_size (str | bool): Report images with a side under 16
+            px once, at load, as :class:`BaseFERDataset` does (``'auto'``,
+            True or False). Defaults to ``'auto'``.
         **kwargs: Other arguments of :class:`mmengine.dataset.BaseDataset`
             (``pipeline``, ``test_mode``, ``indices``, ...).
 
@@ -120,6 +125,7 @@ class FaceLandmarkDataset(BaseDataset):
                  data_root: str = '',
                  data_prefix: Union[str, dict] = '',
                  check_images: bool = True,
+                 check_image_size: Union[str, bool] = 'auto',
                  **kwargs):
         if not ann_file:
             raise ValueError(
@@ -136,6 +142,9 @@ class FaceLandmarkDataset(BaseDataset):
             for t in kwargs.get('pipeline') or []
         ]
         self.check_images = check_images
+        self.check_image_size = check_mode(check_image_size,
+                                           type(self).__name__)
+        self._image_sizes_checked = False
         super().__init__(
             ann_file=ann_file,
             data_root=data_root,
@@ -152,7 +161,7 @@ class FaceLandmarkDataset(BaseDataset):
             'label_landmarks.py to create it')
         prefix = self.data_prefix.get('img_path', '') or ''
         data_list, seen = [], {}
-        with open(path, newline='', encoding='utf-8') as f:
+        with open_label_file(path, newline='') as f:
             reader = csv.reader(f)
             header = next(reader, None)
             _check_header(path, header)
@@ -185,6 +194,15 @@ class FaceLandmarkDataset(BaseDataset):
                 'wrote them relative to (its --relative-to).')
         return data_list
 
+    def filter_data(self) -> List[dict]:
+        """Keep every sample; report those with a side under 16 px (see
+        :meth:`BaseFERDataset.filter_data`)."""
+        data_list = super().filter_data()
+        self._image_sizes_checked = report_small_images(
+            f'{type(self).__name__} ({self.ann_file})', data_list,
+            self.check_image_size)
+        return data_list
+
     def prepare_data(self, idx: int):
         """Run the pipeline on sample ``idx``; name the sample on failure.
 
@@ -193,6 +211,8 @@ class FaceLandmarkDataset(BaseDataset):
                 image and the CSV line it came from.
         """
         data_info = self.get_data_info(idx)
+        if self._image_sizes_checked:
+            data_info[SIZE_CHECKED_KEY] = True
         try:
             return self.pipeline(data_info)
         except Exception as e:
@@ -227,8 +247,6 @@ def _check_header(path: str, header: Optional[Sequence[str]]) -> None:
             ann_source(path, 1), 'empty file, expected the header '
             f'{",".join(expected[:4])},...,x67,y67', _LABEL_HINT)
     header = [h.strip() for h in header]
-    if header and header[0].startswith('\ufeff'):  # a BOM from a spreadsheet
-        header[0] = header[0][1:]
     if tuple(header) == expected:
         return
     if len(header) != len(expected):

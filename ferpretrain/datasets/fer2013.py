@@ -12,7 +12,7 @@ from mmengine.logging import MMLogger
 from ferpretrain.registry import DATASETS
 from .base_fer import (BaseFERDataset, _suggest_subfolder, ann_source,
                        annotation_error, check_broken_link, is_os_junk,
-                       require_dir)
+                       open_label_file, require_dir)
 from .categories import FER2013_CATEGORIES
 
 _IMG_SIZE = 48
@@ -236,7 +236,7 @@ class FER2013(BaseFERDataset):
     def _load_csv(self, path: str) -> List[dict]:
         usage_wanted = _SPLIT_TO_USAGE[self.split]
         data_list = []
-        with open(path, newline='', encoding='utf-8') as f:
+        with open_label_file(path, newline='') as f:
             reader = csv.reader(f)
             header = next(reader, None)
             if header is None:

@@ -7,8 +7,8 @@ import numpy as np
 from mmengine.logging import MMLogger
 
 from ferpretrain.registry import DATASETS
-from .base_fer import (BaseFERDataset, FERSampleError, annotation_error,
-                       ann_source, check_images_exist, require_dir,
+from .base_fer import (BaseFERDataset, annotation_error, ann_source,
+                       check_images_exist, open_label_file, require_dir,
                        require_file)
 from .categories import FERPLUS_CATEGORIES
 
@@ -303,7 +303,7 @@ class FERPlus(BaseFERDataset):
         dropped = {}
         num_rows = 0
         data_list = []
-        with open(self.ann_file, encoding='utf-8', newline='') as f:
+        with open_label_file(self.ann_file, newline='') as f:
             for lineno, row in enumerate(csv.reader(f), start=1):
                 if not row or all(not c.strip() for c in row):
                     continue
@@ -391,11 +391,7 @@ class FERPlus(BaseFERDataset):
             return super().prepare_data(idx)
         data_info = self.get_data_info(idx)
         data_info['gt_label'] = self.sample_label(data_info)
-        try:
-            return self.pipeline(data_info)
-        except Exception as e:
-            raise FERSampleError(self._describe_failure(idx, data_info,
-                                                        e)) from e
+        return self._run_pipeline(idx, data_info)
 
     def extra_repr(self) -> List[str]:
         """The extra repr information of the dataset."""

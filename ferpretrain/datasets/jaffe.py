@@ -110,6 +110,12 @@ class JAFFE(BaseFERDataset):
         super().__init__(
             data_root=data_root, split=split, ann_file='', **kwargs)
 
+    def _split_is_training_data(self, split: str) -> bool:
+        """``split`` selects training data only under a protocol; with
+        ``protocol=None`` it is ignored and all images are used."""
+        return self.protocol is not None and \
+            super()._split_is_training_data(split)
+
     def load_data_list(self) -> List[dict]:
         """Parse the file names, keep ``self.split`` of the protocol."""
         root = require_dir(self.data_root, 'JAFFE folder',

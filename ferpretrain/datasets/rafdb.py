@@ -4,7 +4,8 @@ from typing import List, Optional
 
 from ferpretrain.registry import DATASETS
 from .base_fer import (BaseFERDataset, annotation_error, ann_source,
-                       check_images_exist, require_dir, require_file)
+                       check_images_exist, open_label_file, require_dir,
+                       require_file)
 from .categories import RAFDB_CATEGORIES
 
 # image_type -> (folder under data_root, suffix replacing '.jpg' of a name)
@@ -161,7 +162,7 @@ class RAFDB(BaseFERDataset):
         num_classes = len(RAFDB_CATEGORIES)
         first_seen = {}
         data_list = []
-        with open(self.ann_file, encoding='utf-8') as f:
+        with open_label_file(self.ann_file) as f:
             for lineno, line in enumerate(f, start=1):
                 fields = line.split()
                 if not fields:

@@ -421,6 +421,18 @@ def _untrusted_message(filename: str, unsafe: List[str], reason: str) -> str:
         'file.')
 
 
+def _looks_untrusted(filename: str, error: Exception) -> List[str]:
+    """The globals that made the safe load fail, or [] when the failure is
+    not a refused global (a damaged file, or no checkpoint at all)."""
+    unsafe = find_unsafe_globals(filename)
+    if unsafe:
+        return unsafe
+    reason = _torch_reason(str(error))
+    if re.search(r'Unsupported global|Refused getattr|GLOBAL', reason):
+        return ['(none listed statically)']
+    return []
+
+
 def load_checkpoint_file(filename: Union[str, os.PathLike],
                          map_location: Any = None,
                          trust: Optional[bool] = None) -> Any:
@@ -428,7 +440,9 @@ def load_checkpoint_file(filename: Union[str, os.PathLike],
 
     Untrusted files load with ``torch.load(weights_only=True)`` and the
     allow-list of :func:`get_checkpoint_safe_globals`; trusted ones with
-    ``weights_only=False``.
+    ``weights_only=False``. A file that cannot be a checkpoint (empty,
+    truncated by a run killed while saving, an image or a web page saved
+    under a checkpoint's name) is reported as such, not as unsafe.
 
     Args:
         filename: Local path of the checkpoint.
@@ -442,27 +456,45 @@ def load_checkpoint_file(filename: Union[str, os.PathLike],
 
     Raises:
         FileNotFoundError: The file does not exist.
+        CheckpointError: The file is empty, damaged or not a checkpoint.
         UntrustedCheckpointError: The file needs globals outside the
             allow-list and is not trusted.
     """
+    from .errors import CheckpointError
+    from .foreign_checkpoint import describe_unreadable
     filename = osp.expanduser(os.fspath(filename))
     if not osp.isfile(filename):
         raise FileNotFoundError(
             f'Checkpoint file {filename!r} can not be found (resolved to '
             f'{osp.abspath(filename)!r}).')
+    if osp.getsize(filename) == 0:
+        raise CheckpointError(
+            f'Checkpoint file {filename!r} is empty (0 bytes): it was never '
+            'written completely (a run killed while saving, a copy or '
+            'download that did not finish). Use another checkpoint.')
     if trust is None:
         trust = is_trusted_checkpoint(filename)
-    if trust:
-        return torch.load(
-            filename, map_location=map_location, weights_only=False)
     try:
+        if trust:
+            return torch.load(
+                filename, map_location=map_location, weights_only=False)
         with checkpoint_safe_globals():
             return torch.load(
                 filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
+        if trust:
+            raise describe_unreadable(filename, 'a checkpoint',
+                                      error) from None
+        unsafe = _looks_untrusted(filename, error)
+        if not unsafe:
+            raise describe_unreadable(filename, 'a checkpoint',
+                                      error) from None
         raise UntrustedCheckpointError(
-            _untrusted_message(filename, find_unsafe_globals(filename),
+            _untrusted_message(filename, unsafe,
                                _torch_reason(str(error)))) from None
+    except (EOFError, RuntimeError, KeyError, ValueError, OSError,
+            zipfile.BadZipFile) as error:
+        raise describe_unreadable(filename, 'a checkpoint', error) from None
 
 
 def load_from_local(filename: str, map_location: Any = None) -> Any:

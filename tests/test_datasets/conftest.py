@@ -3,12 +3,14 @@
 Every fixture writes real image files with cv2 under ``tmp_path``; nothing
 here reads a real dataset.
 """
+import logging
 import os
 import os.path as osp
 
 import cv2
 import numpy as np
 import pytest
+from mmengine.logging import MMLogger
 
 from ferpretrain.datasets.categories import CKPLUS_CATEGORIES
 
@@ -229,3 +231,78 @@ def write_ck48(root):
 def ck48_root(tmp_path):
     """A valid CK+48 folder: 3 images in each of the 7 class folders."""
     return write_ck48(tmp_path / 'CK+48')
+
+
+# ------------------------------------------------------ byte-order marks
+UTF8_BOM = b'\xef\xbb\xbf'
+
+
+def _same_value(a, b) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.array_equal(np.asarray(a), np.asarray(b))
+    return a == b
+
+
+@pytest.fixture
+def assert_bom_reads_the_same():
+    """Return ``check(build, *label_files)``: ``build()`` makes a dataset;
+    it is built once as the fixture wrote the label files, then again after
+    a UTF-8 byte-order mark is put in front of each of them (as Windows
+    Notepad and Excel save), and both data lists must be equal, key by key
+    (arrays by value). Returns the data list."""
+
+    def check(build, *label_files):
+        assert label_files, 'name the label files to rewrite'
+        dataset = build()
+        plain = [dataset.get_data_info(i) for i in range(len(dataset))]
+        for path in label_files:
+            with open(path, 'rb') as f:
+                data = f.read()
+            assert not data.startswith(UTF8_BOM), path
+            with open(path, 'wb') as f:
+                f.write(UTF8_BOM + data)
+        dataset = build()
+        with_bom = [dataset.get_data_info(i) for i in range(len(dataset))]
+        assert len(with_bom) == len(plain)
+        for i, (a, b) in enumerate(zip(plain, with_bom)):
+            assert a.keys() == b.keys(), i
+            for key in a:
+                assert _same_value(a[key], b[key]), (i, key, a[key], b[key])
+        return with_bom
+
+    return check
+
+
+# ------------------------------------------------------------------- logs
+class _ListHandler(logging.Handler):
+
+    def __init__(self):
+        super().__init__(level=logging.DEBUG)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+@pytest.fixture
+def log_messages():
+    """Collect what is logged to mmengine's current logger during the test.
+
+    Returns ``messages(level=logging.WARNING) -> [str]``: the messages
+    logged at exactly ``level``. A handler catches both ``logger.warning``
+    and ``print_log(..., logger='current')``, whichever the code uses.
+    """
+    logger = MMLogger.get_current_instance()
+    handler = _ListHandler()
+    old_level = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+
+    def messages(level=logging.WARNING):
+        return [
+            r.getMessage() for r in handler.records if r.levelno == level
+        ]
+
+    yield messages
+    logger.removeHandler(handler)
+    logger.setLevel(old_level)

@@ -291,3 +291,12 @@ def test_missing_files_and_folders(tmp_path, affectnet_root):
         AffectNet(affectnet_root, split='train', img_dir='nope')
     with pytest.raises(FileNotFoundError, match='annotation csv not found'):
         AffectNet(str(tmp_path / 'nothing'), split='val')
+
+
+@pytest.mark.parametrize('split,rel_csv', [('train', TRAIN_CSV),
+                                           ('val', VAL_CSV)])
+def test_csv_with_bom_reads_the_same(affectnet_root, split, rel_csv,
+                                     assert_bom_reads_the_same):
+    assert_bom_reads_the_same(
+        lambda: AffectNet(affectnet_root, split=split),
+        osp.join(affectnet_root, rel_csv))

@@ -190,3 +190,32 @@ def test_build_pipeline(ck_root):
     assert isinstance(out['inputs'], torch.Tensor)
     assert out['inputs'].shape == (3, 12, 10)
     assert out['data_samples'].gt_label.item() == 2
+
+
+def test_emotion_files_with_bom_read_the_same(ck_root,
+                                              assert_bom_reads_the_same):
+    emotion_files = [
+        osp.join(d, name)
+        for d, _, names in os.walk(osp.join(ck_root, 'Emotion'))
+        for name in names
+    ]
+    assert len(emotion_files) == 7
+    assert_bom_reads_the_same(lambda: CKPlus(ck_root, with_neutral=True),
+                              *emotion_files)
+
+
+TRAINING_DATA = 'the training data will be used'
+
+
+def test_test_mode_warning_only_when_split_selects_training_data(
+        ck_root, log_messages):
+    # Without folds the split is ignored: evaluating on all of CK+ with the
+    # default split='train' uses no "training data".
+    assert len(CKPlus(ck_root, test_mode=True)) == 21
+    assert not any(TRAINING_DATA in m for m in log_messages())
+    CKPlus(ck_root, num_folds=3, fold=0, split='test', test_mode=True)
+    assert not any(TRAINING_DATA in m for m in log_messages())
+    # With folds, 'train' is the training part of the fold: warned.
+    CKPlus(ck_root, num_folds=3, fold=0, split='train', test_mode=True)
+    warned = [m for m in log_messages() if TRAINING_DATA in m]
+    assert len(warned) == 1 and "split='train'" in warned[0]

@@ -319,3 +319,22 @@ def test_pack_inputs_puts_landmarks_into_the_data_sample(root):
     plain = Compose([dict(type='LoadFERImage'), dict(type='PackInputs')])
     assert 'gt_landmarks' not in plain(dataset.get_data_info(0))[
         'data_samples']
+
+
+def test_csv_with_bom_reads_the_same(root, assert_bom_reads_the_same):
+    assert_bom_reads_the_same(lambda: _dataset(root),
+                              str(root / 'train_landmarks.csv'))
+
+
+def test_tiny_image_is_reported_at_load(root, log_messages):
+    _dataset(root)
+    assert not [m for m in log_messages() if 'under 16 px' in m]
+    _image(root / 'train/b/2.png', size=(10, 10))
+    dataset = _dataset(root)
+    assert len(dataset) == 3  # kept
+    warned = [m for m in log_messages() if 'under 16 px' in m]
+    assert len(warned) == 1
+    assert warned[0].startswith('FaceLandmarkDataset (')
+    assert '1 of 3 images' in warned[0]
+    assert re.search(r'train/b/2\.png: image 10x10 \(WxH\), listed at '
+                     r'.*train_landmarks\.csv:4', warned[0])

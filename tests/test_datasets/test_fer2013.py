@@ -215,3 +215,12 @@ def test_build_with_pipeline(fer_csv_root, fer_folder_root):
         assert isinstance(out['inputs'], torch.Tensor)
         assert out['inputs'].shape == (3, 48, 48)
         assert out['inputs'].dtype == torch.uint8
+
+
+@pytest.mark.parametrize('split', ['train', 'test'])
+def test_csv_with_bom_reads_the_same(fer_csv_root, split,
+                                     assert_bom_reads_the_same):
+    # A BOM glued to the header would hide the 'emotion' column.
+    assert_bom_reads_the_same(
+        lambda: FER2013(fer_csv_root, split=split),
+        osp.join(fer_csv_root, 'fer2013.csv'))

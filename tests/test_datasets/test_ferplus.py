@@ -390,3 +390,14 @@ def test_sample_error_names_csv_line(tmp_path):
         with pytest.raises(base_fer.FERSampleError) as e:
             ds[1]
         assert osp.join('FER2013Train', 'label.csv') + ':2' in str(e.value)
+
+
+@pytest.mark.parametrize('split', ['train', 'val'])
+def test_label_file_with_bom_reads_the_same(root, split,
+                                            assert_bom_reads_the_same):
+    # label.csv has no header: a BOM would be glued to the first image name.
+    infos = assert_bom_reads_the_same(
+        lambda: FERPlus(root, split=split),
+        osp.join(root, FOLDERS[split], 'label.csv'))
+    assert osp.basename(infos[0]['img_path']) == (
+        'fer0000000.png' if split == 'train' else 'fer0000006.png')

@@ -94,3 +94,12 @@ def test_build_tiff_pipeline(jaffe_root):
     out = ds[0]
     assert isinstance(out['inputs'], torch.Tensor)
     assert out['inputs'].shape == (3, 16, 16)
+
+
+def test_test_mode_warning_only_under_a_protocol(jaffe_root, log_messages):
+    training_data = 'the training data will be used'
+    JAFFE(str(jaffe_root), test_mode=True)  # split ignored: all images
+    assert not any(training_data in m for m in log_messages())
+    JAFFE(str(jaffe_root), protocol='loso', test_subject='KA',
+          split='train', test_mode=True)
+    assert sum(training_data in m for m in log_messages()) == 1

@@ -197,3 +197,27 @@ def test_corrupt_image_names_file_and_line(rafdb_root):
         assert bad in msg
         assert f'{LABEL_FILE}:3' in msg
         assert isinstance(e.value.__cause__, ValueError)
+
+
+@pytest.mark.parametrize('split', ['train', 'test'])
+def test_label_file_with_bom_reads_the_same(rafdb_root, split,
+                                            assert_bom_reads_the_same):
+    # A BOM glued to the first name would make it '\ufefftrain_00001.jpg'.
+    infos = assert_bom_reads_the_same(
+        lambda: RAFDB(rafdb_root, split=split),
+        osp.join(rafdb_root, 'EmoLabel', LABEL_FILE))
+    assert len(infos) == (14 if split == 'train' else 7)
+
+
+def test_utf16_label_file_is_refused_by_name(rafdb_root):
+    # Notepad's "Unicode" is UTF-16: say so, instead of a bare
+    # UnicodeDecodeError that names no file.
+    path = osp.join(rafdb_root, 'EmoLabel', LABEL_FILE)
+    with open(path, encoding='utf-8') as f:
+        text = f.read()
+    with open(path, 'w', encoding='utf-16') as f:  # writes a BOM first
+        f.write(text)
+    with pytest.raises(FERAnnotationError,
+                       match=rf'{LABEL_FILE}:1: the file is UTF-16 encoded '
+                       r'\(re-save it as UTF-8'):
+        RAFDB(rafdb_root, split='train')

@@ -164,3 +164,38 @@ def test_bf16_recipes_train_validate_and_test_in_bf16(path):
     assert isinstance(wrapper, MixedPrecisionOptimWrapper)
     assert wrapper.cast_dtype == torch.bfloat16
     assert not wrapper.loss_scaler.is_enabled()
+
+
+def test_train_amp_flag_really_trains_in_bf16(tmp_path):
+    """``tools/train.py --amp`` as a user runs it: the optimizer wrapper the
+    config ends up with runs the forward under bf16 autocast (and without
+    the flag, in float32)."""
+    import importlib.util
+    import sys
+
+    from mmengine.optim import build_optim_wrapper
+    sys.path.insert(0, osp.join(REPO, 'tests', 'test_tools'))
+    from tool_helpers import TRAIN_PY, write_config
+    spec = importlib.util.spec_from_file_location('train_tool', TRAIN_PY)
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
+    config = write_config(tmp_path / 'tiny.py', tmp_path)
+
+    def forward_dtypes(*flags):
+        cfg = train.merge_args(
+            Config.fromfile(config),
+            train.parse_args([config, '--work-dir', str(tmp_path), *flags]))
+        cfg.model.data_preprocessor = cfg.data_preprocessor
+        model = MODELS.build(cfg.model)
+        wrapper = build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
+        dtypes = []
+        model.head.fc.register_forward_hook(
+            lambda m, i, o: dtypes.append(o.dtype))
+        data = batch(32, n=4)
+        for sample in data['data_samples']:
+            sample.set_gt_label(sample.gt_label % 2)
+        model.train_step(data, wrapper)
+        return dtypes
+
+    assert forward_dtypes('--amp') == [torch.bfloat16]
+    assert forward_dtypes() == [torch.float32]

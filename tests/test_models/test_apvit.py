@@ -11,8 +11,8 @@ from ferpretrain.analysis import get_model_complexity
 from ferpretrain.datasets.categories import (APVIT_RAFDB_CATEGORIES,
                                              RAFDB_CATEGORIES)
 from ferpretrain.models.necks import PoolingViT, convert_timm_vit_keys
-from ferpretrain.models.utils.checkpoint_convert import \
-    convert_apvit_checkpoint
+from ferpretrain.datasets.categories import label_permutation
+from ferpretrain.models.necks import convert_apvit_checkpoint
 from ferpretrain.registry import MODELS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -142,13 +142,50 @@ def test_apvit_release_converter_permutes_head_rows(apvit):
             official['vit.' + key[5:]] = value
         elif key.startswith('head.fc.'):
             official['module.' + key] = value[to_apvit]
-    converted, unknown = convert_apvit_checkpoint(official)
-    assert unknown == []
+    converted, dropped, unknown = convert_apvit_checkpoint(
+        official, label_permutation(APVIT_RAFDB_CATEGORIES, RAFDB_CATEGORIES))
+    assert unknown == [] and dropped == {}
     result = apvit.load_state_dict(converted, strict=True)
     assert not result.missing_keys and not result.unexpected_keys
     for key in ours:
         assert torch.equal(converted[key], ours[key]), key
 
-    _, unknown = convert_apvit_checkpoint({'vit.alien.weight': torch.ones(1),
-                                           **official})
+    _, _, unknown = convert_apvit_checkpoint({
+        'vit.alien.weight': torch.ones(1),
+        **official
+    })
     assert unknown == ['vit.alien.weight']
+    # The old import path keeps working, with its old signature.
+    from ferpretrain.models.utils.checkpoint_convert import \
+        convert_apvit_checkpoint as old
+    converted_old, unknown = old(official)
+    assert unknown == [] and converted_old.keys() == converted.keys()
+    assert torch.equal(converted_old['head.fc.weight'],
+                       converted['head.fc.weight'])
+
+
+def test_app_scores_the_features_before_the_position_embedding():
+    """APViT scores each patch by its projected features, *then* pools the
+    position-embedded tokens. Patches 0 and 1 have the largest features,
+    patches 2 and 3 the largest position embeddings: scored on the wrong
+    tensor, the pooling would keep 2 and 3."""
+    neck = PoolingViT(in_channels=8, num_patches=4, embed_dims=8,
+                      num_layers=1, num_heads=2,
+                      patch_pooling=dict(type='AttentivePatchPooling',
+                                         num_keep=2))
+    features = torch.zeros(1, 8, 2, 2)
+    for patch, value in enumerate((4., 3., 2., 1.)):
+        features[0, :, patch // 2, patch % 2] = value
+    with torch.no_grad():
+        neck.proj.weight.copy_(torch.eye(8).view(8, 8, 1, 1))
+        neck.proj.bias.zero_()
+        neck.patch_pos_embed.zero_()
+        neck.patch_pos_embed[0, 2] = 50.
+        neck.patch_pos_embed[0, 3] = -50.
+    kept = []
+    neck.patch_pooling.register_forward_hook(
+        lambda m, i, o: kept.append(o))
+    neck.eval()
+    neck((features, ))
+    tokens = features.flatten(2).transpose(1, 2) + neck.patch_pos_embed
+    assert torch.equal(kept[0], tokens[:, :2].detach())

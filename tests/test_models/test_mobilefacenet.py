@@ -318,7 +318,9 @@ def test_converter_cli(tmp_path):
                           text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert 'left out: epoch, best_prec1, optimizer' in proc.stdout
+    assert 'not kept (training state): epoch, best_prec1, optimizer' in \
+        proc.stdout, proc.stdout
+    assert 'Checked: loads strictly into the landmark_backbone' in proc.stdout
     converted = torch.load(dst, weights_only=True)
     assert converted['meta']['with_landmark_head']
     full = MobileFaceNet(out_indices=ALL_POINTS, with_landmark_head=True)
@@ -328,36 +330,46 @@ def test_converter_cli(tmp_path):
         assert torch.equal(value, source.state_dict()[key]), key
 
 
-def test_converter_refuses_foreign_objects_unless_trusted(
+class _Evil:
+    """Would run a shell command if unpickled for real."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f'touch {self.marker}', ))
+
+
+def test_converter_reads_foreign_objects_without_running_them(
         tmp_path, monkeypatch, capsys):
     source = _random_full_model()
     checkpoint = _upstream_checkpoint(source)
-    # A pickled object of a class outside the safe allow-list, as training
-    # scripts store their argparse namespace.
+    # Objects outside the allow-list, as training scripts store their
+    # argparse namespace; and one whose unpickling would run a command.
     checkpoint['args'] = argparse.Namespace(lr=0.001)
+    marker = tmp_path / 'pwned'
+    checkpoint['evil'] = _Evil(marker)
     src = tmp_path / 'foreign.pth.tar'
     dst = tmp_path / 'converted.pth'
     torch.save(checkpoint, src)
-    with pytest.raises(SystemExit) as refused:
-        _run_converter(monkeypatch, src, dst)
-    message = str(refused.value.code)
-    assert 'argparse.Namespace' in message
-    assert '--trust-checkpoint' in message and not dst.exists()
-
-    _run_converter(monkeypatch, src, dst, '--trust-checkpoint',
-                   '--without-landmark-head')
-    assert 'without the landmark head' in capsys.readouterr().out
+    _run_converter(monkeypatch, src, dst, '--without-landmark-head')
+    assert not marker.exists()
+    out = capsys.readouterr().out
+    assert 'not kept (training state):' in out and 'args, evil' in out
+    assert 'output_layer (landmark regressor' in out, out
     state = torch.load(dst, weights_only=True)['state_dict']
     assert not any(k.startswith('landmark_head') for k in state)
     result = MobileFaceNet(out_indices=(1, 2, 4)).load_state_dict(
         state, strict=True)
     assert not result.missing_keys and not result.unexpected_keys
 
-    with pytest.raises(SystemExit, match='--overwrite'):
-        _run_converter(monkeypatch, src, dst, '--trust-checkpoint')
+    with pytest.raises(SystemExit):
+        _run_converter(monkeypatch, src, dst)
+    assert '--overwrite' in capsys.readouterr().err
 
 
-def test_converter_refuses_another_architecture(tmp_path, monkeypatch):
+def test_converter_refuses_another_architecture(tmp_path, monkeypatch,
+                                                capsys):
     state = _upstream_checkpoint(_random_full_model())['state_dict']
     del state['conv_6_sep.conv.weight']
     state['fc.weight'] = torch.zeros(3)
@@ -365,8 +377,11 @@ def test_converter_refuses_another_architecture(tmp_path, monkeypatch):
     torch.save(dict(state_dict=state), src)
     with pytest.raises(SystemExit) as refused:
         _run_converter(monkeypatch, src, tmp_path / 'x.pth')
-    message = str(refused.value.code)
+    assert refused.value.code == 1
+    message = capsys.readouterr().err
     assert 'conv_6_sep.conv.weight' in message and 'fc.weight' in message
+    assert 'Traceback' not in message and 'Nothing was written' in message
+    assert not (tmp_path / 'x.pth').exists()
 
 
 def test_missing_landmark_checkpoint_says_how_to_get_one(tmp_path):

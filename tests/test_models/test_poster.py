@@ -212,3 +212,18 @@ def test_channels_last_gives_the_same_outputs(config):
     # NHWC stays inside the backbones: necks get plain NCHW maps.
     feats = fast.backbone(x) + fast.landmark_backbone(x)
     assert all(f.is_contiguous() for f in feats)
+
+
+def test_affectnet_configs_build_the_official_affectnet_network():
+    """train_affect.py's network has no token-mixing Conv1d: 24 blocks x
+    (100 x 100 + 100) = 242,400 parameters fewer than the RAF-DB one."""
+    from ferpretrain.utils.conversion import build_config_model
+    raf = build_config_model('configs/poster/raf.py')
+    affect = build_config_model('configs/poster/affectnet7.py')
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(raf) - count(affect) == 24 * (100 * 100 + 100)
+    assert count(affect) == 58_663_855
+    assert not any('token_mix' in k for k in affect.state_dict())
+    assert sum('token_mix' in k for k in raf.state_dict()) == 48
+    eight = build_config_model('configs/poster/affectnet8.py')
+    assert not any('token_mix' in k for k in eight.state_dict())

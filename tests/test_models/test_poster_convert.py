@@ -6,6 +6,7 @@ in zczcwh/POSTER ``models/``), plus the keys of the never-run modules, with
 ``DataParallel``'s ``module.`` prefix, saved as the official ``train.py``
 saves (``model_state_dict`` next to the optimizer state).
 """
+import copy
 import importlib.util
 import os.path as osp
 import re
@@ -17,8 +18,10 @@ from mmengine.config import Config
 
 from ferpretrain.datasets.categories import (AFFECTNET_CATEGORIES,
                                              RAFDB_CATEGORIES)
-from ferpretrain.models.utils import convert_poster_checkpoint
+from ferpretrain.models.classifiers.poster import convert_poster_checkpoint
 from ferpretrain.registry import MODELS
+from ferpretrain.utils.errors import (CheckpointError,
+                                      CheckpointMismatchError, ConfigError)
 
 sys.path.insert(0, osp.join(osp.dirname(osp.dirname(__file__)), 'test_tools'))
 from tool_helpers import REPO_ROOT, explain, run_python  # noqa: E402
@@ -118,16 +121,29 @@ def test_convert_full_key_set(model_cfg):
         })
 
 
-def small_cfg(model_cfg):
+def small_cfg(model_cfg, **neck):
     """The small arch with a narrow IR stage 3: every rule, fewer tensors.
 
     The token width stays 512, the landmark map's, so the landmark tokens
     enter unprojected as in POSTER (no extra ``landmark_proj``).
     """
-    cfg = model_cfg.copy()
+    cfg = copy.deepcopy(model_cfg)
     cfg.backbone.stage_channels = (64, 128, 64, 64)
-    cfg.neck.update(arch='small', image_token_dims=256)
+    cfg.neck.update(arch='small', image_token_dims=256, **neck)
     return cfg
+
+
+def config_file(tmp_path, model_cfg):
+    """A config file holding ``model_cfg``, for the converter's --config."""
+    path = tmp_path / 'small_poster.py'
+    Config(dict(model=model_cfg.to_dict())).dump(str(path))
+    return path
+
+
+def save_official(path, state, **extra):
+    torch.save({'iter': 75, 'model_state_dict': official_layout(state),
+                'optimizer_state_dict': {'state': {}, 'param_groups': []},
+                **extra}, path)
 
 
 def test_converter_cli_round_trip(tmp_path, model_cfg):
@@ -135,17 +151,20 @@ def test_converter_cli_round_trip(tmp_path, model_cfg):
     torch.manual_seed(1)
     state = random_state(MODELS.build(cfg))
     src = tmp_path / 'epoch75_acc0.9205.pth'
-    torch.save({'iter': 75, 'model_state_dict': official_layout(state),
-                'optimizer_state_dict': {'state': {}, 'param_groups': []}},
-               src)
+    save_official(src, state)
     dst = tmp_path / 'out' / 'poster.pth'
-    proc = run_python(CONVERTER, src, dst, '--dataset', 'rafdb', cwd=tmp_path)
+    config = config_file(tmp_path, cfg)
+    proc = run_python(CONVERTER, src, dst, '--dataset', 'rafdb', '--config',
+                      config, cwd=tmp_path)
     assert proc.returncode == 0, explain(proc)
-    assert 'PosterNeck depth 4' in proc.stdout, explain(proc)
     assert 'pyramid_fuse.cls_token' in proc.stdout
     assert 'optimizer_state_dict' in proc.stdout
+    assert f'Checked: loads strictly into the model of {config}' in \
+        proc.stdout, explain(proc)
     out = torch.load(dst, weights_only=True)
     assert out['meta']['dataset_meta']['classes'] == list(RAFDB_CATEGORIES)
+    assert out['meta']['release'] == 'rafdb'
+    assert 'cfg_options' not in out['meta']
     model = MODELS.build(cfg)
     result = model.load_state_dict(out['state_dict'], strict=True)
     assert not result.missing_keys and not result.unexpected_keys
@@ -160,30 +179,82 @@ def converter_main(*args):
     return module.main([str(a) for a in args])
 
 
-def test_converter_refusals_and_affectnet(tmp_path):
-    state = {
-        'module.head.linear.weight': torch.randn(8, 512),
-        'module.head.linear.bias': torch.randn(8),
-        'module.VIT.odd.weight': torch.zeros(2),
-    }
+def test_converter_recognises_the_affectnet_network(tmp_path, model_cfg):
+    """The AffectNet release has no token-mixing convs: it is recognised
+    from its keys, checked against the network without them, and says so
+    when --dataset suggests the other one."""
+    affect_cfg = small_cfg(model_cfg, token_mixing=False)
+    affect_cfg.head.num_classes = 8
+    torch.manual_seed(2)
+    state = random_state(MODELS.build(affect_cfg))
+    assert not any('token_mix' in k for k in state)
     src = tmp_path / 'affectnet8.pth'
+    save_official(src, state)
+    # A config of the RAF-DB network: the converter sees the difference.
+    config = config_file(tmp_path, small_cfg(model_cfg))
+    dst = tmp_path / 'affectnet8_ferpretrain.pth'
+    converter_main(src, dst, '--config', config)  # 8 rows: AffectNet-8
+    out = torch.load(dst, weights_only=True)
+    meta = out['meta']
+    assert meta['release'] == 'affectnet8'
+    assert meta['dataset_meta']['classes'] == list(AFFECTNET_CATEGORIES)
+    assert meta['cfg_options'] == {'model.neck.token_mixing': False,
+                                   'model.head.num_classes': 8}
+    model = MODELS.build(affect_cfg)
+    model.load_state_dict(out['state_dict'], strict=True)
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, state[key]), key
+
+
+def test_seven_classes_need_the_release(tmp_path, model_cfg):
+    cfg = small_cfg(model_cfg)
+    torch.manual_seed(3)
+    src = tmp_path / 'poster7.pth'
+    save_official(src, random_state(MODELS.build(cfg)))
+    with pytest.raises(ConfigError, match=r'cannot be read from the file'):
+        converter_main(src, tmp_path / 'x.pth')
+    config = config_file(tmp_path, cfg)
+    dst = tmp_path / 'affectnet7.pth'
+    converter_main(src, dst, '--dataset', 'affectnet7', '--config', config)
+    assert torch.load(dst, weights_only=True)['meta']['dataset_meta'][
+        'classes'] == list(AFFECTNET_CATEGORIES[:7])
+    converter_main(src, dst, '--classes', 'a,b,c,d,e,f,g', '--config',
+                   config, '--overwrite')
+    meta = torch.load(dst, weights_only=True)['meta']
+    assert meta['dataset_meta']['classes'] == list('abcdefg')
+    assert 'release' not in meta
+
+
+def test_converter_refusals(tmp_path, model_cfg):
+    cfg = small_cfg(model_cfg)
+    torch.manual_seed(4)
+    state = official_layout(random_state(MODELS.build(cfg)))
+    state['module.VIT.odd.weight'] = torch.zeros(2)
+    src = tmp_path / 'odd.pth'
     torch.save({'model_state_dict': state}, src)
     dst = tmp_path / 'out.pth'
-    with pytest.raises(SystemExit, match=r'match no POSTER rule.*VIT\.odd'):
-        converter_main(src, dst, '--dataset', 'affectnet')
-    with pytest.raises(SystemExit, match='RAF-DB has 7 classes'):
-        converter_main(src, dst, '--dataset', 'rafdb', '--allow-unknown')
-    converter_main(src, dst, '--dataset', 'affectnet', '--allow-unknown')
-    out = torch.load(dst, weights_only=True)
-    assert out['meta']['dataset_meta']['classes'] == list(
-        AFFECTNET_CATEGORIES[:8])
-    with pytest.raises(SystemExit, match='--overwrite'):
-        converter_main(src, dst, '--dataset', 'affectnet', '--allow-unknown')
-    with pytest.raises(SystemExit, match='missing.pth'):
+    config = config_file(tmp_path, cfg)
+    with pytest.raises(CheckpointError,
+                       match=r'match no POSTER rule.*VIT\.odd'):
+        converter_main(src, dst, '--dataset', 'rafdb', '--config', config)
+    with pytest.raises(ConfigError, match='has 8 classes, but this file'):
+        converter_main(src, dst, '--dataset', 'affectnet8')
+    converter_main(src, dst, '--dataset', 'rafdb', '--allow-unknown',
+                   '--config', config)
+    with pytest.raises(ConfigError, match='--overwrite'):
+        converter_main(src, dst, '--dataset', 'rafdb')
+    with pytest.raises(FileNotFoundError, match='missing.pth'):
         converter_main(tmp_path / 'missing.pth', tmp_path / 'x.pth',
                        '--dataset', 'rafdb')
     torch.save({'model_state_dict': {'x': torch.zeros(1)}},
                tmp_path / 'other.pth')
-    with pytest.raises(SystemExit, match=r'other\.pth.*no classifier'):
+    with pytest.raises(CheckpointError, match=r'other\.pth.*no classifier'):
         converter_main(tmp_path / 'other.pth', tmp_path / 'x.pth',
                        '--dataset', 'rafdb', '--allow-unknown')
+    # The full-size RAF-DB config does not take the small network: nothing
+    # is written, and the message says what to do.
+    with pytest.raises(CheckpointMismatchError,
+                       match=r'Nothing was written.*--config'):
+        converter_main(src, tmp_path / 'y.pth', '--dataset', 'rafdb',
+                       '--allow-unknown')
+    assert not (tmp_path / 'y.pth').exists()

@@ -127,3 +127,22 @@ def test_se_block_matches_poster_se_block():
 ])
 def test_poster_v2_components_are_registered(name):
     assert MODELS.get(name) is not None
+
+
+def test_relative_position_index_literal_values():
+    """Swin's convention, written out: entry (i, j) is
+    ``(dy + w - 1) * (2w - 1) + (dx + w - 1)`` for the offset of query i
+    from key j; swapped axes or a wrong offset change these numbers."""
+    from ferpretrain.models.utils.cross_attention import \
+        relative_position_index
+    assert relative_position_index(2).tolist() == [[4, 3, 1, 0],
+                                                   [5, 4, 2, 1],
+                                                   [7, 6, 4, 3],
+                                                   [8, 7, 5, 4]]
+    index = relative_position_index(3)
+    assert index.shape == (9, 9) and index.dtype == torch.long
+    assert index.diagonal().tolist() == [12] * 9  # zero offset: the centre
+    # Query (0, 0) against key (2, 2): offset (-2, -2) -> 0; the reverse
+    # -> (2 + 2) * 5 + (2 + 2) = 24; query (0, 1) against key (1, 0):
+    # offset (-1, +1) -> 1 * 5 + 3 = 8.
+    assert (index[0, 8], index[8, 0], index[1, 3]) == (0, 24, 8)

@@ -7,6 +7,7 @@ official model builds but never runs, with a DataParallel ``module.``
 prefix. It is saved like the authors' ``main.py`` does, next to a
 ``RecorderMeter`` pickled from ``__main__``.
 """
+import copy
 import importlib.util
 import os
 import os.path as osp
@@ -20,9 +21,13 @@ from mmengine.config import Config
 
 from ferpretrain.datasets.categories import (AFFECTNET_CATEGORIES,
                                              RAFDB_CATEGORIES)
-from ferpretrain.models.utils import (OpaquePickledObject,
-                                      convert_posterv2_checkpoint,
-                                      load_posterv2_release)
+from ferpretrain.models.classifiers.poster_v2 import \
+    convert_posterv2_checkpoint
+from ferpretrain.utils.errors import (CheckpointError,
+                                      CheckpointMismatchError, ConfigError)
+from ferpretrain.utils.foreign_checkpoint import OpaquePickledObject
+from ferpretrain.utils.foreign_checkpoint import \
+    read_torch_release as load_posterv2_release
 from ferpretrain.models.utils.cross_attention import relative_position_index
 from ferpretrain.registry import MODELS
 
@@ -149,7 +154,7 @@ def small_cfg(model_cfg):
     The key set is the full model's (asserted): the widths change, not the
     modules, so the CLI round trip stays fast and still covers every rule.
     """
-    cfg = model_cfg.copy()
+    cfg = copy.deepcopy(model_cfg)
     cfg.backbone.stage_channels = (64, 128, 64, 64)
     cfg.neck.dims = (64, 128, 64)
     cfg.neck.embed_dims = 64
@@ -229,6 +234,13 @@ def test_convert_full_key_set(reference):
         })
 
 
+def config_file(tmp_path, model_cfg):
+    """A config file holding ``model_cfg``, for the converter's --config."""
+    path = tmp_path / 'small_posterv2.py'
+    Config(dict(model=model_cfg.to_dict())).dump(str(path))
+    return path
+
+
 def test_converter_cli(tmp_path, reference, small_cfg):
     torch.manual_seed(1)
     small = random_state(MODELS.build(small_cfg))
@@ -237,10 +249,12 @@ def test_converter_cli(tmp_path, reference, small_cfg):
     src = tmp_path / 'raf-db-model_best.pth'
     save_release(src, official_layout(small), marker)
     dst = tmp_path / 'out' / 'posterv2.pth'
-    proc = run_python(CONVERTER, src, dst, cwd=tmp_path)
+    proc = run_python(CONVERTER, src, dst, '--dataset', 'rafdb', '--config',
+                      config_file(tmp_path, small_cfg), cwd=tmp_path)
     assert proc.returncode == 0, explain(proc)
     assert not marker.exists()
     assert 'VIT.IRLinear1/2 (never run)' in proc.stdout, explain(proc)
+    assert 'Checked: loads strictly' in proc.stdout, explain(proc)
 
     out = torch.load(dst, weights_only=True)
     assert out['meta']['dataset_meta']['classes'] == list(RAFDB_CATEGORIES)
@@ -259,31 +273,61 @@ def converter_main(*args):
     return module.main([str(a) for a in args])
 
 
-def test_converter_refusals_and_8_classes(tmp_path):
-    state = {
-        'module.VIT.head.linear.weight': torch.randn(8, 768),
-        'module.VIT.head.linear.bias': torch.randn(8),
-        'module.VIT.odd.weight': torch.zeros(2),
-    }
+@pytest.mark.parametrize('dataset,classes', [
+    ('rafdb', RAFDB_CATEGORIES),
+    ('affectnet7', AFFECTNET_CATEGORIES[:7]),
+    ('caers', ('Anger', 'Disgust', 'Fear', 'Happy', 'Neutral', 'Sad',
+               'Surprise')),
+])
+def test_class_order_of_each_7_class_release(tmp_path, small_cfg, dataset,
+                                             classes):
+    """Three releases have 7 classes in three orders (ImageFolder sorts the
+    folder names: 1..7, 0..6, class names): --dataset names it, and a
+    7-class file without it is refused."""
+    torch.manual_seed(2)
+    src = tmp_path / 'release.pth'
+    save_release(src, official_layout(random_state(MODELS.build(small_cfg))),
+                 tmp_path / 'pwned')
+    config = config_file(tmp_path, small_cfg)
+    with pytest.raises(ConfigError,
+                       match=r'(?s)3 POSTER V2 releases have 7 classes.*'
+                       'cannot be read from the file'):
+        converter_main(src, tmp_path / 'x.pth', '--config', config)
+    dst = tmp_path / f'{dataset}.pth'
+    converter_main(src, dst, '--dataset', dataset, '--config', config)
+    meta = torch.load(dst, weights_only=True)['meta']
+    assert meta['dataset_meta']['classes'] == list(classes)
+    assert meta['release'] == dataset
+
+
+def test_converter_refusals_and_8_classes(tmp_path, small_cfg):
+    cfg = copy.deepcopy(small_cfg)
+    cfg.head.num_classes = 8
+    torch.manual_seed(3)
+    state = official_layout(random_state(MODELS.build(cfg)))
+    state['module.VIT.odd.weight'] = torch.zeros(2)
     src = tmp_path / 'affectnet-8.pth'
     save_release(src, state, tmp_path / 'pwned')
     dst = tmp_path / 'out.pth'
-    with pytest.raises(SystemExit, match=r'keys match no .*VIT\.odd'):
-        converter_main(src, dst, '--num-classes', 8)
-    with pytest.raises(SystemExit, match='8 outputs but --num-classes is 7'):
-        converter_main(src, dst, '--allow-unknown')
-    converter_main(src, dst, '--num-classes', 8, '--allow-unknown')
+    config = config_file(tmp_path, small_cfg)  # 7 classes: set from --classes
+    with pytest.raises(CheckpointError, match=r'keys match no .*VIT\.odd'):
+        converter_main(src, dst, '--config', config)
+    with pytest.raises(ConfigError, match='has 7 classes, but this file'):
+        converter_main(src, dst, '--dataset', 'rafdb', '--allow-unknown')
+    converter_main(src, dst, '--allow-unknown', '--config', config)
     assert not (tmp_path / 'pwned').exists()
     out = torch.load(dst, weights_only=True)
     assert out['meta']['dataset_meta']['classes'] == list(AFFECTNET_CATEGORIES)
-    assert sorted(out['state_dict']) == ['head.fc.bias', 'head.fc.weight']
+    assert out['meta']['cfg_options'] == {'model.head.num_classes': 8}
     assert torch.equal(out['state_dict']['head.fc.weight'],
                        state['module.VIT.head.linear.weight'])
-    with pytest.raises(SystemExit, match='--overwrite'):
-        converter_main(src, dst, '--num-classes', 8, '--allow-unknown')
-    with pytest.raises(SystemExit, match='missing.pth'):
+    with pytest.raises(ConfigError, match='--overwrite'):
+        converter_main(src, dst, '--allow-unknown')
+    with pytest.raises(FileNotFoundError, match='missing.pth'):
         converter_main(tmp_path / 'missing.pth', tmp_path / 'x.pth')
     torch.save({'state_dict': {'x': torch.zeros(1)}}, tmp_path / 'other.pth')
-    with pytest.raises(SystemExit, match=r'other\.pth.*no classifier'):
+    with pytest.raises(CheckpointError, match=r'other\.pth.*no classifier'):
         converter_main(tmp_path / 'other.pth', tmp_path / 'x.pth',
                        '--allow-unknown')
+    with pytest.raises(CheckpointMismatchError, match='Nothing was written'):
+        converter_main(src, tmp_path / 'y.pth', '--allow-unknown')

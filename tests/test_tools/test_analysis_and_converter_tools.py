@@ -100,10 +100,11 @@ def test_apvit_converter_cli(tmp_path):
     dst = tmp_path / 'converted.pth'
     torch.save(dict(state_dict=official, meta=dict(epoch=40)), src)
     out = _run('tools/model_converters/apvit_to_ferpretrain.py', str(src),
-               str(dst))
-    assert 'Converted' in out
+               str(dst), '--config', DEMO)
+    assert 'Converted' in out and 'Checked: loads strictly' in out
     converted = torch.load(dst, weights_only=True)
-    assert converted['meta']['dataset_meta']['classes'] == RAFDB_CATEGORIES
+    assert converted['meta']['dataset_meta']['classes'] == list(
+        RAFDB_CATEGORIES)
     result = model.load_state_dict(converted['state_dict'], strict=True)
     assert not result.missing_keys and not result.unexpected_keys
     assert torch.equal(model.head.fc.weight, ours['head.fc.weight'])
@@ -113,7 +114,8 @@ def test_apvit_converter_cli(tmp_path):
         [sys.executable, 'tools/model_converters/apvit_to_ferpretrain.py',
          str(src), str(dst)], cwd=REPO, capture_output=True, text=True,
         env=dict(os.environ, PYTHONPATH=REPO))
-    assert proc.returncode != 0 and '--overwrite' in proc.stderr
+    assert proc.returncode == 1 and '--overwrite' in proc.stderr
+    assert 'Traceback' not in proc.stderr
 
 
 def test_fused_attention_counts_as_its_explicit_form():

@@ -5,7 +5,6 @@ of 16 random PNGs in ``tmp_path`` (see ``tool_helpers.py``). The runs take
 about a minute in all on two CPU cores.
 """
 import fractions
-import importlib.util
 import os
 import os.path as osp
 import pickle
@@ -22,18 +21,12 @@ from mmengine.config import Config
 # folder on sys.path, --import-mode=importlib does not.
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from tool_helpers import (DIST_TRAIN_SH, TEST_PY, TRAIN_PY,  # noqa: E402
-                          explain, free_port, run, run_python, tool_env,
+                          explain, free_port, load_tool, run, run_python,
+                          tool_env,
                           write_config, write_image_folder)
 
 from ferpretrain.utils import load_checkpoint_file  # noqa: E402
-
-
-def _load_tool(path, name):
-    """Import a tool script as a module (for its argument handling)."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from ferpretrain.utils.errors import ConfigError  # noqa: E402
 
 
 class _ShellPayload:
@@ -143,21 +136,21 @@ def test_train_compile_compiles_the_networks(project, tmp_path):
     state = _safe_load(work_dir / 'epoch_1.pth')['state_dict']
     assert not [k for k in state if '_orig_mod' in k]
 
-    train = _load_tool(TRAIN_PY, 'ferp_tools_train')
-    with pytest.raises(SystemExit, match='must be True, False or a dict'):
+    train = load_tool(TRAIN_PY, 'ferp_tools_train')
+    with pytest.raises(ConfigError, match='must be True, False or a dict'):
         train.merge_args(
             Config.fromfile(config),
             train.parse_args([config, '--cfg-options', 'compile=fast']))
 
 
 def test_refuses_fresh_run_over_checkpoints(project, trained):
-    train = _load_tool(TRAIN_PY, 'ferp_tools_train')
-    with pytest.raises(SystemExit, match='Refusing to start a new training'):
+    train = load_tool(TRAIN_PY, 'ferp_tools_train')
+    with pytest.raises(ConfigError, match='Refusing to start a new training'):
         train.main([project[1], '--work-dir', str(trained[0])])
 
 
 def test_train_argument_merging(project, tmp_path):
-    train = _load_tool(TRAIN_PY, 'ferp_tools_train')
+    train = load_tool(TRAIN_PY, 'ferp_tools_train')
     config = project[1]
 
     args = train.parse_args([config, '--resume'])
@@ -185,26 +178,26 @@ def test_train_argument_merging(project, tmp_path):
     # --auto-scale-lr without a base batch size says what is missing.
     cfg = Config.fromfile(config)
     cfg.auto_scale_lr = None
-    with pytest.raises(SystemExit, match='base_batch_size'):
+    with pytest.raises(ConfigError, match='base_batch_size'):
         train.merge_args(cfg, train.parse_args([config, '--auto-scale-lr']))
 
 
 def test_amp_keeps_sam_and_refuses_what_it_cannot_convert(project):
-    train = _load_tool(TRAIN_PY, 'ferp_tools_train')
+    train = load_tool(TRAIN_PY, 'ferp_tools_train')
     cfg = Config.fromfile(project[1])
     cfg.optim_wrapper = dict(
         type='SAMOptimWrapper', rho=0.05, optimizer=dict(type='Adam'))
     train.configure_amp(cfg, 'bfloat16')
     assert cfg.optim_wrapper.type == 'SAMOptimWrapper'
     assert cfg.optim_wrapper.dtype == 'bfloat16'
-    with pytest.raises(SystemExit, match='float16 cannot be combined'):
+    with pytest.raises(ConfigError, match='float16 cannot be combined'):
         train.configure_amp(cfg, 'float16')
     cfg.optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1))
     train.configure_amp(cfg, 'float16')
     assert cfg.optim_wrapper.type == 'MixedPrecisionOptimWrapper'
     assert cfg.optim_wrapper.loss_scale == 'dynamic'
     cfg.optim_wrapper = dict(type='MyWrapper', optimizer=dict(type='SGD'))
-    with pytest.raises(SystemExit, match="'MyWrapper' has no known"):
+    with pytest.raises(ConfigError, match="'MyWrapper' has no known"):
         train.configure_amp(cfg, 'bfloat16')
 
 
@@ -212,7 +205,7 @@ def test_train_trust_checkpoint_names_resume_path(project, tmp_path,
                                                   monkeypatch):
     from ferpretrain.utils import TRUSTED_CHECKPOINTS_ENV
     monkeypatch.setenv(TRUSTED_CHECKPOINTS_ENV, '')
-    train = _load_tool(TRAIN_PY, 'ferp_tools_train')
+    train = load_tool(TRAIN_PY, 'ferp_tools_train')
     ckpt = tmp_path / 'given.pth'
     args = train.parse_args(
         [project[1], '--resume', str(ckpt), '--trust-checkpoint'])
@@ -374,7 +367,7 @@ def test_test_cross_dataset_maps_classes_by_name(project, trained,
 
 
 def test_test_data_keeps_the_model_pipeline(project, cross_data):
-    tool = _load_tool(TEST_PY, 'ferpretrain_test_tool')
+    tool = load_tool(TEST_PY, 'ferpretrain_test_tool')
     root, config = project
     for data_pipeline, expected in ((False, 'model'), (True, 'data')):
         cfg = Config.fromfile(config)

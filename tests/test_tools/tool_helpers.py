@@ -146,6 +146,15 @@ def run_python(script, *args, cwd, timeout=300, env=None):
     return run([sys.executable, script, *map(str, args)], cwd, timeout, env)
 
 
+def load_tool(path, name):
+    """Import a tool script as a module (to call its ``main`` in-process)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def explain(proc):
     """The tail of a run's output, for assertion messages."""
     return f'exit {proc.returncode}; output tail:\n{proc.stdout[-6000:]}'

@@ -49,9 +49,12 @@ def _clean_env():
 def test_tuned_allocator_stops_page_faults():
     default, tuned = _faults('default'), _faults('tuned')
     # glibc's defaults hand the 48 MiB back after each round and fault it in
-    # again (about 12,000 pages of 4 KiB per round); tuned, it stays mapped.
-    assert default > 9 * 5000, default
-    assert tuned < default / 20, (tuned, default)
+    # again. How much depends on where glibc's dynamic mmap threshold ends
+    # up, which varies from process to process (measured here: either about
+    # 12,000 or about 1,500 pages of 4 KiB per round, from the same command);
+    # tuned, it stays mapped (about 110 pages a round, the fixed overhead).
+    assert default > 9 * 1000, default
+    assert tuned < 9 * 400 and tuned * 8 < default, (tuned, default)
 
 
 @pytest.mark.parametrize('env, why', [

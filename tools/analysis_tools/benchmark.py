@@ -284,4 +284,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    from ferpretrain.utils.errors import run_tool
+    run_tool(main)

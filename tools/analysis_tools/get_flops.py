@@ -78,4 +78,5 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    from ferpretrain.utils.errors import run_tool
+    run_tool(main)

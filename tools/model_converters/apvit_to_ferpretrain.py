@@ -1,71 +1,79 @@
-"""Convert APViT's released RAF-DB checkpoint to a ferpretrain checkpoint.
+"""Convert APViT's released checkpoint to a ferpretrain checkpoint.
 
     python tools/model_converters/apvit_to_ferpretrain.py \
-        APViT_RAF-3eeecf7d.pth checkpoints/apvit_rafdb_converted.pth
+        APViT_RAF-3eeecf7d.pth checkpoints/apvit_rafdb.pth
 
-The official checkpoint (youqingxiaozhua/APViT, mmcls 0.x) uses its own key
-names and its own RAF-DB label order. The output holds a plain state dict in
-ferpretrain's names, head rows permuted to ferpretrain's RAF-DB order
-(Surprise, Fear, Disgust, Happiness, Sadness, Anger, Neutral), and
-``meta.dataset_meta.classes``, so it loads with ``configs/apvit/raf.py``:
+The official checkpoint (youqingxiaozhua/APViT, a fork of mmcls 0.x:
+``{'meta', 'state_dict'}``) uses its own key names (table in
+``ferpretrain/models/necks/pooling_vit.py``, ``convert_apvit_checkpoint``)
+and its own RAF-DB label order (Anger, Disgust, Fear, Sadness, Happiness,
+Surprise, Neutral). For the RAF-DB release (``--dataset rafdb``, the
+default: the only release) the head rows are permuted to ferpretrain's
+RAF-DB order (Surprise, Fear, Disgust, Happiness, Sadness, Anger, Neutral)
+so that the output predicts ``RAFDB`` indices; a file trained on other data
+names its rows with ``--classes`` and is not permuted. The output is
+checked by a strict load into ``configs/apvit/raf.py``:
 
-    python tools/test.py configs/apvit/raf.py \
-        checkpoints/apvit_rafdb_converted.pth
+    python tools/test.py configs/apvit/raf.py checkpoints/apvit_rafdb.pth
 
 Note: APViT was trained on its own MTCNN re-aligned RAF-DB faces
 (``Image/aligned_224``); on the official ``Image/aligned`` faces its
 accuracy is much lower. Point the dataset's ``img_dir`` at re-aligned faces
-to reproduce the paper.
+to reproduce the paper. Flags: ``--help``; they are the same for every
+converter (``ferpretrain.utils.conversion``).
 """
-import argparse
-import os
 import os.path as osp
 import sys
 
-import torch
+# Allow running from a source checkout without installing ferpretrain.
+_REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if _REPO_ROOT not in sys.path:
+    sys.path.append(_REPO_ROOT)
+
+from ferpretrain.datasets.categories import \
+    RELEASE_CLASS_ORDERS  # noqa: E402
+from ferpretrain.utils.conversion import Release  # noqa: E402
+
+RELEASES = (Release('rafdb', 'RAF-DB', RELEASE_CLASS_ORDERS['apvit']['rafdb'],
+                    'configs/apvit/raf.py',
+                    'the official code re-maps the RAF-DB codes'), )
 
 
-def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[1])
-    parser.add_argument('src', help='APViT checkpoint (.pth)')
-    parser.add_argument('dst', help='where to save the converted checkpoint')
-    parser.add_argument(
-        '--trust-checkpoint',
-        action='store_true',
-        help='load SRC with full pickle (runs code stored in the file); only '
-        'for files from a source you trust, when the safe loader refuses it')
-    parser.add_argument(
-        '--overwrite', action='store_true', help='replace DST if it exists')
-    return parser.parse_args()
+def main(argv=None):
+    from ferpretrain.datasets.categories import (RAFDB_CATEGORIES,
+                                                 label_permutation)
+    from ferpretrain.models.necks.pooling_vit import convert_apvit_checkpoint
+    from ferpretrain.utils import conversion as cv
+    from ferpretrain.utils.load_check import strip_prefix
 
-
-def main():
-    args = parse_args()
-    from ferpretrain.datasets.categories import RAFDB_CATEGORIES
-    from ferpretrain.models.utils.checkpoint_convert import \
-        convert_apvit_checkpoint
-    from ferpretrain.utils.checkpoint import load_checkpoint_file
-
-    if osp.exists(args.dst) and not args.overwrite:
-        sys.exit(f'{args.dst} exists; pass --overwrite to replace it.')
-    checkpoint = load_checkpoint_file(
-        args.src, map_location='cpu', trust=args.trust_checkpoint)
-    state_dict = checkpoint.get('state_dict', checkpoint)
-    converted, unknown = convert_apvit_checkpoint(state_dict)
-    if unknown:
-        sys.exit(f'{args.src}: {len(unknown)} keys match no APViT module and '
-                 f'were not converted: {unknown[:10]}. Is this an APViT '
-                 'checkpoint (PoolingViT with an IRSE extractor)?')
-    out = dict(
-        state_dict=converted,
-        meta=dict(
-            dataset_meta=dict(classes=tuple(RAFDB_CATEGORIES)),
-            converted_from=osp.basename(args.src)))
-    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
-    torch.save(out, args.dst)
-    print(f'Converted {len(converted)} tensors from {args.src} to {args.dst} '
-          '(head rows permuted from APViT order to ferpretrain RAF-DB order).')
+    args = cv.converter_parser(__doc__.split('\n')[0],
+                               'APViT checkpoint (.pth)',
+                               RELEASES).parse_args(argv)
+    state_dict, left_out = cv.read_source(args)
+    classes, release = cv.head_classes(args, strip_prefix(state_dict),
+                                       RELEASES, 'APViT', 'head.fc.weight')
+    notes, order = [], None
+    if release is not None:
+        order = label_permutation(classes, RAFDB_CATEGORIES)
+        notes.append('head rows re-ordered from APViT\'s order '
+                     f'({", ".join(classes)}) to ferpretrain\'s RAF-DB order')
+        classes = RAFDB_CATEGORIES
+    converted, dropped, unknown = convert_apvit_checkpoint(state_dict, order)
+    cv.finish_conversion(
+        args,
+        cv.Conversion(
+            converted,
+            dropped=dropped,
+            unknown=unknown,
+            left_out=left_out,
+            notes=notes),
+        'apvit_to_ferpretrain',
+        'APViT',
+        RELEASES[0].config,
+        classes=classes,
+        release=release)
 
 
 if __name__ == '__main__':
-    main()
+    from ferpretrain.utils.errors import run_tool
+    run_tool(main)

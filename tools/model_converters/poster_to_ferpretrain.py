@@ -1,111 +1,127 @@
-"""Convert a POSTER (zczcwh/POSTER) training checkpoint to ferpretrain.
+"""Convert a POSTER (zczcwh/POSTER) checkpoint to a ferpretrain checkpoint.
 
     python tools/model_converters/poster_to_ferpretrain.py \
         epoch75_acc0.9205.pth checkpoints/poster_rafdb.pth --dataset rafdb
     python tools/model_converters/poster_to_ferpretrain.py \
-        affectnet8.pth checkpoints/poster_affectnet8.pth --dataset affectnet
+        affectnet7.pth checkpoints/poster_affectnet7.pth --dataset affectnet7
 
-The official ``train.py`` saves ``{'iter', 'model_state_dict',
-'optimizer_state_dict'}`` of a ``DataParallel`` model. The file is read with
-the restricted unpickler of ``load_posterv2_release`` (nothing named in the
-file is run) and only the network's tensors are kept.
-
+The official ``train.py`` and ``train_affect.py`` save ``{'iter',
+'model_state_dict', 'optimizer_state_dict'}`` of a ``DataParallel`` model.
+The file is read without running anything it names
+(``ferpretrain.utils.foreign_checkpoint``) and only the network is kept.
 Keys are renamed by ``convert_poster_checkpoint`` (table in
-``ferpretrain/models/utils/poster_convert.py``); the never-run IR-50
+``ferpretrain/models/classifiers/poster.py``); the never-run IR-50
 ``output_layer``, the landmark regressor and the unused ``cls_token`` are
-dropped and listed. A key no rule knows stops the conversion unless
-``--allow-unknown`` is given.
+dropped and listed.
 
-``--dataset`` names the classes stored in ``meta.dataset_meta.classes``
-(7-class files exist for both RAF-DB and AffectNet, with different orders):
-``rafdb`` -> ``RAFDB_CATEGORIES`` (label = code - 1), ``affectnet`` ->
-``AFFECTNET_CATEGORIES`` cut to the head's 7 or 8 rows (AffectNet codes).
-No row is permuted. The output loads strictly into
-``configs/_base_/models/poster_ir50_mfn.py`` (set ``arch`` to the file's
-``--modeltype``, ``head.num_classes`` to its rows) with no
-``--trust-checkpoint``.
+**Two networks.** The RAF-DB release is the network of ``emotion_hyp.py``
+(token-mixing ``Conv1d`` in every cross-fusion block); the AffectNet-7 and
+-8 releases are that of ``emotion_hyp_affect.py`` (no token mixing). The
+converter tells them apart by the keys, checks the output against the
+matching config (``configs/poster/raf.py`` or ``affectnet7.py`` /
+``affectnet8.py``) and says so if the file is not the network its
+``--dataset`` suggests. A file of another depth (``--modeltype base`` or
+``small``) is checked with ``model.neck.arch`` set accordingly.
+
+**Classes.** ``--dataset`` names the release and with it the head order:
+``rafdb`` Surprise, Fear, Disgust, Happiness, Sadness, Anger, Neutral
+(label = code - 1); ``affectnet7`` / ``affectnet8`` the AffectNet codes
+(Neutral, Happy, Sad, Surprise, Fear, Disgust, Anger[, Contempt]). A 7-class
+file could be either, and a checkpoint does not say which, so it is refused
+without ``--dataset`` or ``--classes``; an 8-class file is AffectNet-8.
+Nothing is permuted. Flags: ``--help``; they are the same for every
+converter (``ferpretrain.utils.conversion``).
 """
-import argparse
 import os.path as osp
 import sys
 
-HEAD_KEY = 'head.fc.weight'
+# Allow running from a source checkout without installing ferpretrain.
+_REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if _REPO_ROOT not in sys.path:
+    sys.path.append(_REPO_ROOT)
+
+from ferpretrain.datasets.categories import \
+    RELEASE_CLASS_ORDERS  # noqa: E402
+from ferpretrain.utils.conversion import Release  # noqa: E402
+
+_ORDERS = RELEASE_CLASS_ORDERS['poster']
+_AFFECT = ('train_affect.py, emotion_hyp_affect.py (no token mixing); '
+           'labels are the AffectNet codes')
+RELEASES = (
+    Release('rafdb', 'RAF-DB', _ORDERS['rafdb'], 'configs/poster/raf.py',
+            'train.py, emotion_hyp.py; label = RAF-DB code - 1'),
+    Release('affectnet7', 'AffectNet-7', _ORDERS['affectnet7'],
+            'configs/poster/affectnet7.py', _AFFECT),
+    Release('affectnet8', 'AffectNet-8', _ORDERS['affectnet8'],
+            'configs/poster/affectnet8.py', _AFFECT),
+)
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('src', help='POSTER checkpoint (.pth)')
-    parser.add_argument('dst', help='where to save the converted checkpoint')
-    parser.add_argument(
-        '--dataset',
-        choices=('rafdb', 'affectnet'),
-        required=True,
-        help='the dataset the file was trained on (sets the class names)')
-    parser.add_argument(
-        '--allow-unknown',
-        action='store_true',
-        help='leave out (and list) keys no mapping rule knows instead of '
-        'stopping')
-    parser.add_argument(
-        '--overwrite', action='store_true', help='replace DST if it exists')
-    return parser.parse_args(argv)
+def network_options(config, network):
+    """Config overrides (and notes) for a file whose network differs from
+    the config's: another depth, or the other token-mixing variant."""
+    from ferpretrain.models.classifiers.poster import POSTER_ARCH_DEPTHS
+    from ferpretrain.utils.conversion import load_config
+    neck = load_config(config).model.neck
+    options, notes = {}, []
+    depth = neck.get('depth') or POSTER_ARCH_DEPTHS[neck.get('arch',
+                                                             'large')]
+    if network['depth'] != depth:
+        arch = {v: k for k, v in POSTER_ARCH_DEPTHS.items()}.get(
+            network['depth'])
+        key, value = (('model.neck.arch', arch) if arch else
+                      ('model.neck.depth', network['depth']))
+        options[key] = value
+        notes.append(f'the file has {network["depth"]} pyramid layers '
+                     f'({arch or "custom"}), {config} builds {depth}')
+    if network['token_mixing'] != neck.get('token_mixing', True):
+        options['model.neck.token_mixing'] = network['token_mixing']
+        notes.append(
+            'the file is POSTER\'s ' +
+            ('RAF-DB network (with token mixing)' if network['token_mixing']
+             else 'AffectNet network (no token mixing)') +
+            f', unlike the network of {config}')
+    return options, notes
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    from ferpretrain.datasets.categories import (AFFECTNET_CATEGORIES,
-                                                 RAFDB_CATEGORIES)
-    from ferpretrain.models.utils import (convert_poster_checkpoint,
-                                          group_posterv2_keys,
-                                          load_posterv2_release)
-    from ferpretrain.models.utils.checkpoint_convert import (
-        extract_state_dict, save_converted_checkpoint)
+    from ferpretrain.models.classifiers.poster import (
+        convert_poster_checkpoint, poster_network_from_keys)
+    from ferpretrain.utils import conversion as cv
 
-    if osp.exists(args.dst) and not args.overwrite:
-        sys.exit(f'{args.dst} exists; pass --overwrite to replace it.')
-    try:
-        checkpoint = load_posterv2_release(args.src)
-        state_dict, left_out = extract_state_dict(
-            checkpoint, ('model_state_dict', 'state_dict'))
-        converted, dropped, unknown = convert_poster_checkpoint(state_dict)
-    except (FileNotFoundError, ValueError) as error:
-        sys.exit(f'{args.src}: {error}')
-
-    if unknown and not args.allow_unknown:
-        sys.exit(f'{args.src}: {len(unknown)} keys match no POSTER rule: '
-                 f'{group_posterv2_keys(unknown)} (first: {unknown[:5]}). '
-                 'Is this a POSTER (v1) checkpoint? For POSTER V2 use '
-                 'posterv2_to_ferpretrain.py; pass --allow-unknown to leave '
-                 'them out.')
-    if HEAD_KEY not in converted:
-        sys.exit(f'{args.src}: no classifier (head.linear.weight) in the '
-                 'state dict; is this a POSTER checkpoint?')
-    rows = converted[HEAD_KEY].shape[0]
-    if args.dataset == 'rafdb':
-        if rows != len(RAFDB_CATEGORIES):
-            sys.exit(f'{args.src}: the head has {rows} outputs, RAF-DB has '
-                     f'{len(RAFDB_CATEGORIES)} classes.')
-        classes = RAFDB_CATEGORIES
+    args = cv.converter_parser(__doc__.split('\n')[0],
+                               'POSTER checkpoint (.pth)',
+                               RELEASES).parse_args(argv)
+    state_dict, left_out = cv.read_source(args,
+                                          ('model_state_dict', 'state_dict'))
+    converted, dropped, unknown = convert_poster_checkpoint(state_dict)
+    classes, release = cv.head_classes(
+        args, converted, RELEASES, 'POSTER', 'head.linear.weight; for '
+        'POSTER V2 use posterv2_to_ferpretrain.py')
+    network = poster_network_from_keys(converted)
+    if release is None:  # --classes: the config of the file's network
+        release = RELEASES[0] if network['token_mixing'] else RELEASES[1]
+        chosen = None
     else:
-        if rows not in (7, 8):
-            sys.exit(f'{args.src}: the head has {rows} outputs; AffectNet '
-                     'models have 7 or 8.')
-        classes = AFFECTNET_CATEGORIES[:rows]
-    layers = {int(k.split('.')[2]) for k in converted
-              if k.startswith('neck.layers.')}
-
-    save_converted_checkpoint(
-        args.dst,
-        converted,
-        classes,
-        args.src,
+        chosen = release
+    config = args.config or release.config
+    options, notes = network_options(config, network)
+    cv.finish_conversion(
+        args,
+        cv.Conversion(
+            converted,
+            dropped=dropped,
+            unknown=unknown,
+            left_out=left_out,
+            cfg_options=options,
+            notes=notes),
         'poster_to_ferpretrain',
-        dropped,
-        unknown,
-        left_out,
-        summary=f'{len(layers)} pyramid layers, i.e. PosterNeck depth '
-        f'{len(layers)}')
+        'POSTER',
+        config,
+        classes=classes,
+        release=chosen)
 
 
 if __name__ == '__main__':
-    main()
+    from ferpretrain.utils.errors import run_tool
+    run_tool(main)

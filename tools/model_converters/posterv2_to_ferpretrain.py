@@ -1,107 +1,93 @@
 """Convert a POSTER V2 (Talented-Q/POSTER_V2) release to ferpretrain.
 
     python tools/model_converters/posterv2_to_ferpretrain.py \
-        raf-db-model_best.pth checkpoints/posterv2_rafdb.pth
+        raf-db-model_best.pth checkpoints/posterv2_rafdb.pth --dataset rafdb
     python tools/model_converters/posterv2_to_ferpretrain.py \
-        affectnet-8-model_best.pth checkpoints/posterv2_affectnet8.pth \
-        --num-classes 8
+        affectnet-8-model_best.pth checkpoints/posterv2_affectnet8.pth
+    python tools/model_converters/posterv2_to_ferpretrain.py \
+        caer-s-model_best.pth checkpoints/posterv2_caers.pth --dataset caers
 
-The release is a ``main.py`` training checkpoint: ``state_dict`` next to
+A release is a ``main.py`` training checkpoint: ``state_dict`` next to
 ``epoch``, ``best_acc``, ``optimizer`` and a ``RecorderMeter`` pickled from
-the authors' ``__main__``. It is read with
-``ferpretrain.models.utils.load_posterv2_release``, which never runs code
-named in the file (unknown classes become inert placeholders), so no
-``--trust-checkpoint`` is needed or offered. Only the state dict is kept.
+the authors' ``__main__``. It is read without running anything it names
+(``ferpretrain.utils.foreign_checkpoint``: unknown classes become inert
+placeholders), so no ``--trust-checkpoint`` is needed. Keys are renamed by
+``convert_posterv2_checkpoint`` (table in
+``ferpretrain/models/classifiers/poster_v2.py``); keys of modules the
+official forward never runs and the derived ``relative_position_index``
+buffers are dropped and listed.
 
-Keys are renamed by ``convert_posterv2_checkpoint`` (the table is in
-``ferpretrain/models/utils/posterv2_convert.py``); keys of modules the
-official forward never runs (IR-50 ``output_layer``, the landmark
-regressor, ``VIT.patch_embed``/``CON1``/``IRLinear1/2``/``eca_block``,
-per-block ``Conv1d``) and the derived ``relative_position_index`` buffers
-are dropped and listed. A key no rule knows stops the conversion unless
-``--allow-unknown`` is given (then it is left out and listed).
+**Classes.** ``main.py`` reads the data with torchvision's ``ImageFolder``,
+which numbers the *sorted class-folder names*; so the head order is that of
+the folders the data was laid out in (evidence in
+``ferpretrain.datasets.categories.RELEASE_CLASS_ORDERS``):
 
-The head rows are not permuted: POSTER V2's RAF-DB label is
-``code - 1`` (Surprise, Fear, Disgust, Happiness, Sadness, Anger, Neutral),
-ferpretrain's ``RAFDB_CATEGORIES``. ``--num-classes`` picks the class names
-stored in ``meta.dataset_meta.classes``: 7 -> ``RAFDB_CATEGORIES`` (the
-RAF-DB release; ``main.py``), 8 -> ``AFFECTNET_CATEGORIES`` (AffectNet codes
-0..7, ``main_8.py``). It must equal the rows of the file's head. The output
-``{'state_dict': ..., 'meta': ...}`` loads strictly into the model of
-``configs/_base_/models/poster_v2.py`` (``head.num_classes`` set to match)
-and needs no ``--trust-checkpoint``.
+- ``--dataset rafdb``: folders ``1``..``7`` (as the repository's users lay
+  RAF-DB out, Talented-Q/POSTER_V2 issue #25), i.e. RAF-DB code order:
+  Surprise, Fear, Disgust, Happiness, Sadness, Anger, Neutral;
+- ``--dataset affectnet7`` / ``affectnet8``: folders ``0``..``6`` /
+  ``0``..``7``, the AffectNet codes: Neutral, Happy, Sad, Surprise, Fear,
+  Disgust, Anger (, Contempt);
+- ``--dataset caers``: CAER-S comes as folders named after the classes, so
+  alphabetical: Anger, Disgust, Fear, Happy, Neutral, Sad, Surprise.
+
+Three releases have 7 classes in three orders and a file does not say which
+it is, so a 7-class file is refused without ``--dataset`` or ``--classes``;
+an 8-class file is AffectNet-8. Nothing is permuted. The output is checked
+by a strict load into the release's config. Flags: ``--help``; they are the
+same for every converter (``ferpretrain.utils.conversion``).
 """
-import argparse
 import os.path as osp
 import sys
 
-HEAD_KEY = 'head.fc.weight'
+# Allow running from a source checkout without installing ferpretrain.
+_REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if _REPO_ROOT not in sys.path:
+    sys.path.append(_REPO_ROOT)
 
+from ferpretrain.datasets.categories import \
+    RELEASE_CLASS_ORDERS  # noqa: E402
+from ferpretrain.utils.conversion import Release  # noqa: E402
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('src', help='POSTER V2 release (.pth)')
-    parser.add_argument('dst', help='where to save the converted checkpoint')
-    parser.add_argument(
-        '--num-classes',
-        type=int,
-        choices=(7, 8),
-        default=7,
-        help='7: RAF-DB class names (default); 8: AffectNet-8 names')
-    parser.add_argument(
-        '--allow-unknown',
-        action='store_true',
-        help='leave out (and list) keys no mapping rule knows instead of '
-        'stopping')
-    parser.add_argument(
-        '--overwrite', action='store_true', help='replace DST if it exists')
-    return parser.parse_args(argv)
+_ORDERS = RELEASE_CLASS_ORDERS['poster_v2']
+RELEASES = (
+    Release('rafdb', 'RAF-DB', _ORDERS['rafdb'], 'configs/poster_v2/raf.py',
+            'ImageFolder over folders 1..7'),
+    Release('affectnet7', 'AffectNet-7', _ORDERS['affectnet7'],
+            'configs/poster_v2/affectnet7.py',
+            'ImageFolder over folders 0..6'),
+    Release('affectnet8', 'AffectNet-8', _ORDERS['affectnet8'],
+            'configs/poster_v2/affectnet8.py',
+            'ImageFolder over folders 0..7'),
+    Release('caers', 'CAER-S', _ORDERS['caers'], 'configs/poster_v2/caers.py',
+            'ImageFolder over folders named after the classes'),
+)
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    from ferpretrain.datasets.categories import (AFFECTNET_CATEGORIES,
-                                                 RAFDB_CATEGORIES)
-    from ferpretrain.models.utils import (convert_posterv2_checkpoint,
-                                          group_posterv2_keys,
-                                          load_posterv2_release)
-    from ferpretrain.models.utils.checkpoint_convert import (
-        extract_state_dict, save_converted_checkpoint)
+    from ferpretrain.models.classifiers.poster_v2 import \
+        convert_posterv2_checkpoint
+    from ferpretrain.utils import conversion as cv
 
-    if osp.exists(args.dst) and not args.overwrite:
-        sys.exit(f'{args.dst} exists; pass --overwrite to replace it.')
-    try:
-        checkpoint = load_posterv2_release(args.src)
-        state_dict, left_out = extract_state_dict(checkpoint)
-        converted, dropped, unknown = convert_posterv2_checkpoint(state_dict)
-    except (FileNotFoundError, ValueError) as error:
-        sys.exit(f'{args.src}: {error}')
-
-    if unknown and not args.allow_unknown:
-        sys.exit(f'{args.src}: {len(unknown)} keys match no POSTER V2 rule: '
-                 f'{group_posterv2_keys(unknown)} (first: {unknown[:5]}). '
-                 'Is this a POSTER V2 checkpoint? Pass --allow-unknown to '
-                 'leave them out.')
-    if HEAD_KEY not in converted:
-        sys.exit(f'{args.src}: no classifier (VIT.head.linear.weight) in the '
-                 'state dict; is this a POSTER V2 checkpoint?')
-    rows = converted[HEAD_KEY].shape[0]
-    if rows != args.num_classes:
-        sys.exit(f'{args.src}: the head has {rows} outputs but '
-                 f'--num-classes is {args.num_classes}.')
-    classes = RAFDB_CATEGORIES if rows == 7 else AFFECTNET_CATEGORIES
-
-    save_converted_checkpoint(
-        args.dst,
-        converted,
-        classes,
-        args.src,
+    args = cv.converter_parser(__doc__.split('\n')[0],
+                               'POSTER V2 release (.pth)',
+                               RELEASES).parse_args(argv)
+    state_dict, left_out = cv.read_source(args)
+    converted, dropped, unknown = convert_posterv2_checkpoint(state_dict)
+    classes, release = cv.head_classes(
+        args, converted, RELEASES, 'POSTER V2', 'VIT.head.linear.weight; for '
+        'POSTER use poster_to_ferpretrain.py')
+    cv.finish_conversion(
+        args,
+        cv.Conversion(
+            converted, dropped=dropped, unknown=unknown, left_out=left_out),
         'posterv2_to_ferpretrain',
-        dropped,
-        unknown,
-        left_out,
-        summary='head rows kept in the official order')
+        'POSTER V2',
+        release.config if release else RELEASES[0].config,
+        classes=classes,
+        release=release)
 
 
 if __name__ == '__main__':
-    main()
+    from ferpretrain.utils.errors import run_tool
+    run_tool(main)

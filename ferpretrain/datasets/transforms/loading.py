@@ -1,12 +1,15 @@
 """Image loading for FER datasets: files and in-memory arrays alike."""
+import logging
 from typing import Optional, Sequence, Union
 
 import mmcv
 import mmengine.fileio as fileio
 import numpy as np
 from mmcv.transforms import BaseTransform
+from mmengine.logging import print_log
 
 from ferpretrain.registry import TRANSFORMS
+from ..small_images import MIN_IMAGE_SIDE, SIZE_CHECKED_KEY, WHAT_TO_DO
 
 
 _PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
@@ -131,11 +134,23 @@ class LoadFERImage(BaseTransform):
     builds decode a truncated JPEG without an error and fill the missing
     rows with a flat colour) raise ``ValueError`` naming the file.
 
+    Images with a side under 16 px are loaded, and reported: ferpretrain's
+    datasets count them once at load when reading the image headers is
+    cheap (:mod:`ferpretrain.datasets.small_images`) and mark those samples
+    ``img_size_checked``; any other sample (a big folder dataset, mmpretrain's
+    own datasets) is checked here on the decoded image, at no cost. Such a
+    check cannot see the whole dataset, and each DataLoader worker holds its
+    own copy of the transform, so it logs a warning at the 1st, 10th, 100th,
+    ... small image that one process loads, with the running count, rather
+    than one line per image.
+
     Required Keys:
 
     - img_path (if ``img`` is absent)
     - img (optional, ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` or
       ``(H, W, 4)`` uint8; a 4th channel is alpha, composited as above)
+    - img_size_checked (optional): True when the dataset has checked the
+      image size already
 
     Modified Keys:
 
@@ -180,6 +195,9 @@ class LoadFERImage(BaseTransform):
                              f'{alpha_background!r}')
         self.alpha_background = alpha_background
         self._background = bg.astype(np.float32)
+        # small images met by this copy of the transform (one a process)
+        self._num_small = 0
+        self._next_report = 1
 
     def _decode_flag(self, data: bytes) -> str:
         """``'unchanged'`` for formats that may carry alpha or 16-bit
@@ -235,12 +253,33 @@ class LoadFERImage(BaseTransform):
                                'array) or results["img_path"]')
             img = self._read(where)
         img = _to_bgr3(img, where, self._background)
+        if min(img.shape[:2]) < MIN_IMAGE_SIDE and \
+                not results.get(SIZE_CHECKED_KEY):
+            self._count_small(where, img.shape[:2], results)
         if self.to_float32:
             img = img.astype(np.float32)
         results['img'] = img
         results['img_shape'] = img.shape[:2]
         results['ori_shape'] = img.shape[:2]
         return results
+
+    def _count_small(self, where: str, shape, results: dict) -> None:
+        """Count a small image; warn at the 1st, 10th, 100th, ... one."""
+        self._num_small += 1
+        if self._num_small < self._next_report:
+            return
+        self._next_report *= 10
+        source = results.get('ann_source')
+        if source and source not in where:  # in-memory names it already
+            where += f' (listed at {source})'
+        print_log(
+            f'LoadFERImage: {where} is {shape[1]}x{shape[0]} (WxH), a side '
+            f'under {MIN_IMAGE_SIDE} px; small images loaded by this '
+            f'process so far: {self._num_small} (next report at '
+            f'{self._next_report}). {WHAT_TO_DO} ferpretrain datasets '
+            'count them all at load with check_image_size=True.',
+            logger='current',
+            level=logging.WARNING)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}('

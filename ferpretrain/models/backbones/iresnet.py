@@ -87,6 +87,22 @@ def _is_int(text: str) -> bool:
     return text.isdigit()
 
 
+def split_flat_unit(flat: int,
+                    stage_units: Sequence[int]) -> Optional[Tuple[int, int]]:
+    """``(stage, unit)`` of unit ``flat`` of a flat IR body (face.evoLVe's,
+    POSTER's and TransFER's ``body.<n>``), or None beyond the last stage.
+
+    Example:
+        >>> split_flat_unit(7, (3, 4, 14, 3))
+        (2, 0)
+    """
+    for stage, units in enumerate(stage_units):
+        if flat < units:
+            return stage, flat
+        flat -= units
+    return None
+
+
 def convert_iresnet_keys(
     state_dict: Dict[str, torch.Tensor],
     stage_units: Sequence[int],
@@ -119,7 +135,6 @@ def convert_iresnet_keys(
     Returns:
         tuple: The converted state dict and the list of dropped keys.
     """
-    starts = [sum(stage_units[:i]) for i in range(len(stage_units))]
     converted: Dict[str, torch.Tensor] = {}
     dropped: List[str] = []
     for key, value in state_dict.items():
@@ -134,10 +149,9 @@ def convert_iresnet_keys(
         elif (parts[0] == 'body' and len(parts) > 2 and _is_int(parts[1])
               and not _is_int(parts[2])):
             # face.evoLVe flat layout: body.<n>.<rest>
-            flat = int(parts[1])
-            stage = max(i for i, s in enumerate(starts) if flat >= s)
-            unit = flat - starts[stage]
-            new_name = '.'.join(['body', str(stage), str(unit)] + parts[2:])
+            place = split_flat_unit(int(parts[1]), stage_units)
+            new_name = None if place is None else '.'.join(
+                ['body', *map(str, place)] + parts[2:])
         elif re.fullmatch(r'body[1-9]', parts[0]):
             # POSTER V2 layout: body1/body2/body3 are stages 0/1/2.
             stage = int(parts[0][4:]) - 1

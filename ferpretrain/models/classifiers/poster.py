@@ -24,6 +24,15 @@ Data flow for a 224x224 input (shapes without the batch axis):
 Sizes: ``arch`` ``'large'`` (depth 8, the paper's reported model),
 ``'base'`` (6) and ``'small'`` (4), as the official ``type`` argument.
 
+**Two released networks.** The RAF-DB code (``emotion_hyp.py`` /
+``hyp_crossvit.py``) ends every cross-fusion block with a token-mixing
+``Conv1d(100, 100, 1)``; the AffectNet code that trained the AffectNet-7 and
+-8 releases (``train_affect.py`` -> ``emotion_hyp_affect.py`` /
+``hyp_crossvit_affect.py``) has no such conv, and nothing else differs.
+``PosterNeck(token_mixing=False)`` builds the AffectNet network
+(``configs/poster/affectnet7.py`` / ``affectnet8.py``): 242,400 parameters
+fewer in the large model (24 blocks x (100 x 100 + 100)), 58.66 M in all.
+
 **Parameters against the paper's 71.8 M.** ``sum(p.numel())`` over the
 official large model gives 71.85 M, but 12.85 M of that is the IR-50's
 face-recognition ``output_layer`` (``Linear(512*7*7, 512)`` + norms), which
@@ -59,13 +68,16 @@ Choices (ferpretrain's; the computation is the official one):
   projection (never at POSTER's sizes, where the landmark tokens enter
   unprojected).
 """
-from typing import Optional, Sequence, Tuple, Union
+import re
+from collections import OrderedDict
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 from mmengine.model import BaseModule
 
 from ferpretrain.registry import MODELS
+from ..backbones.iresnet import split_flat_unit
 from ..utils import SEBlock
 from ..utils.cross_fusion import PyramidCrossFusion, embedding_downsample
 from .landmark_image import LandmarkImageClassifier
@@ -101,6 +113,10 @@ class PosterNeck(BaseModule):
         drop_path_rate (float): Stochastic depth, linear from 0 at the first
             layer to this at the last. Defaults to 0.1.
         norm_eps (float): LayerNorm epsilon. Defaults to 1e-6.
+        token_mixing (bool): The token-mixing ``Conv1d`` at the end of every
+            cross-fusion block: True builds the RAF-DB network, False the
+            official AffectNet network (see the module docstring). Defaults
+            to True.
         init_cfg (dict, optional): Initialisation config.
 
     Shapes:
@@ -125,6 +141,7 @@ class PosterNeck(BaseModule):
                  attn_drop_rate: float = 0.,
                  drop_path_rate: float = 0.1,
                  norm_eps: float = 1e-6,
+                 token_mixing: bool = True,
                  init_cfg: Optional[Union[dict, Sequence[dict]]] = None):
         super().__init__(init_cfg=init_cfg)
         if depth is None:
@@ -167,7 +184,8 @@ class PosterNeck(BaseModule):
                 qkv_bias=qkv_bias,
                 drop=drop_rate,
                 attn_drop=attn_drop_rate,
-                norm_eps=norm_eps) for dp in drop_paths)
+                norm_eps=norm_eps,
+                token_mixing=token_mixing) for dp in drop_paths)
         self.norm = nn.LayerNorm(embed_dims, eps=norm_eps)
         self.se = SEBlock(embed_dims)
 
@@ -227,3 +245,155 @@ class Poster(LandmarkImageClassifier):
             Defaults to 112.
         train_cfg, data_preprocessor, init_cfg: as ``ImageClassifier``.
     """
+
+
+# ---------------------------------------------------------------------------
+# Official checkpoints: key rules
+# ---------------------------------------------------------------------------
+# The official ``train.py`` / ``train_affect.py`` save ``{'iter',
+# 'model_state_dict', 'optimizer_state_dict'}`` of a ``DataParallel`` model
+# (keys start with ``module.``). Official name (without ``module.``) ->
+# ferpretrain name; ``<b>`` is the pyramid layer, ``<s>`` the scale (``l``
+# 0, ``m`` 1, ``s`` 2):
+#
+#   ir_back.input_layer.*                    backbone.input_layer.*
+#   ir_back.body.<n>.*   (flat, n = 0..20)   backbone.body.<stage>.<unit>.*
+#       (units 0-2 stage 0, 3-6 stage 1, 7-20 stage 2)
+#   face_landback.conv_{3,4,5}.model.<n>.*   landmark_backbone.conv_*.<n>.*
+#   face_landback.<layer>.*                  landmark_backbone.<layer>.*
+#   ir_layer.*                               neck.image_proj.*
+#   pyramid_fuse.pos_embed                   neck.pos_embed
+#   pyramid_fuse.downsample_m / _s.*         neck.downsamples.0 / 1.*
+#   pyramid_fuse.blocks.<b>.block_<s>.X      neck.layers.<b>.blocks.<s>.Y
+#       norm1 -> image_attn_norm       norm3 -> landmark_attn_norm
+#       norm2 -> image_mlp_norm        norm4 -> landmark_mlp_norm
+#       attn_img -> image_attn         attn_lm -> landmark_attn
+#       mlp1 -> image_mlp              mlp2 -> landmark_mlp
+#       conv -> token_mix              (RAF-DB network only)
+#   pyramid_fuse.blocks.<b>.upsample_m.*     neck.layers.<b>.upsamples.0.*
+#   pyramid_fuse.blocks.<b>.upsample_s.*     neck.layers.<b>.upsamples.1.*
+#   pyramid_fuse.norm.*                      neck.norm.*
+#   se_block.linear{1,2}.*                   neck.se.linear{1,2}.*
+#   head.linear.*                            head.fc.*
+#
+# Dropped on purpose: ``ir_back.output_layer.*`` (IR-50 face-recognition
+# layer, never run), ``face_landback.output_layer.*`` (the landmark
+# regressor, output discarded) and ``pyramid_fuse.cls_token`` (never used:
+# the CLS tokens are token means). No row of the head is permuted.
+_WB = r'(?:weight|bias)'
+_LANDMARK_LAYERS = r'(?:conv1|conv2_dw|conv_23|conv_34|conv_45|conv_6_sep)'
+_SCALES = {'l': 0, 'm': 1, 's': 2}
+_BLOCK_PARTS = {
+    'norm1': 'image_attn_norm',
+    'norm2': 'image_mlp_norm',
+    'norm3': 'landmark_attn_norm',
+    'norm4': 'landmark_mlp_norm',
+    'attn_img': 'image_attn',
+    'attn_lm': 'landmark_attn',
+    'mlp1': 'image_mlp',
+    'mlp2': 'landmark_mlp',
+    'conv': 'token_mix',
+}
+_BLOCK = re.compile(
+    r'pyramid_fuse\.blocks\.(?P<b>\d+)\.block_(?P<s>[lms])\.'
+    r'(?P<part>norm[1-4]|attn_img|attn_lm|mlp[12]|conv)\.(?P<r>.+)')
+_UPSAMPLE = re.compile(
+    rf'pyramid_fuse\.blocks\.(?P<b>\d+)\.upsample_(?P<s>[ms])\.(?P<r>{_WB})')
+_IR_BODY = re.compile(r'ir_back\.body\.(?P<n>\d+)\.(?P<r>.+)')
+_SIMPLE = [(re.compile(p), r) for p, r in [
+    (r'ir_back\.input_layer\.(?P<r>.+)', 'backbone.input_layer.{r}'),
+    (r'face_landback\.(?P<l>conv_[345])\.model\.(?P<r>\d+\..+)',
+     'landmark_backbone.{l}.{r}'),
+    (rf'face_landback\.(?P<l>{_LANDMARK_LAYERS})\.(?P<r>.+)',
+     'landmark_backbone.{l}.{r}'),
+    (rf'ir_layer\.(?P<r>{_WB})', 'neck.image_proj.{r}'),
+    (r'pyramid_fuse\.pos_embed', 'neck.pos_embed'),
+    (rf'pyramid_fuse\.downsample_m\.(?P<r>{_WB})', 'neck.downsamples.0.{r}'),
+    (rf'pyramid_fuse\.downsample_s\.(?P<r>{_WB})', 'neck.downsamples.1.{r}'),
+    (rf'pyramid_fuse\.norm\.(?P<r>{_WB})', 'neck.norm.{r}'),
+    (rf'se_block\.(?P<r>linear[12]\.{_WB})', 'neck.se.{r}'),
+    (rf'head\.linear\.(?P<r>{_WB})', 'head.fc.{r}'),
+]]
+_DROPS = [(re.compile(p), label) for p, label in [
+    (r'ir_back\.output_layer\..+',
+     'ir_back.output_layer (IR-50 face-recognition head, never run)'),
+    (r'face_landback\.output_layer\..+',
+     'face_landback.output_layer (landmark regressor, output unused)'),
+    (r'pyramid_fuse\.cls_token',
+     'pyramid_fuse.cls_token (never used: CLS tokens are token means)'),
+]]
+
+#: Units per stage of the IR-50 stages POSTER builds.
+POSTER_IR50_UNITS = (3, 4, 14)
+
+
+def _rename_poster_key(name: str,
+                       stage_units: Sequence[int]) -> Optional[str]:
+    match = _BLOCK.fullmatch(name)
+    if match:
+        return (f'neck.layers.{match["b"]}.blocks.{_SCALES[match["s"]]}.'
+                f'{_BLOCK_PARTS[match["part"]]}.{match["r"]}')
+    match = _UPSAMPLE.fullmatch(name)
+    if match:
+        return (f'neck.layers.{match["b"]}.upsamples.'
+                f'{"ms".index(match["s"])}.{match["r"]}')
+    match = _IR_BODY.fullmatch(name)
+    if match:
+        place = split_flat_unit(int(match['n']), stage_units)
+        # Beyond the stages POSTER builds: unknown.
+        return None if place is None else (
+            f'backbone.body.{place[0]}.{place[1]}.{match["r"]}')
+    for pattern, replacement in _SIMPLE:
+        match = pattern.fullmatch(name)
+        if match:
+            return replacement.format(**match.groupdict())
+    return None
+
+
+def convert_poster_checkpoint(
+    state_dict: Dict[str, Any],
+    stage_units: Sequence[int] = POSTER_IR50_UNITS,
+) -> Tuple['OrderedDict[str, Any]', Dict[str, List[str]], List[str]]:
+    """Rename an official POSTER state dict to :class:`Poster` names.
+
+    The table is in the comment above this function; ``module.`` is
+    stripped and values pass through unchanged. Both official networks
+    convert (see :func:`poster_network_from_keys`).
+
+    Args:
+        state_dict (dict): ``checkpoint['model_state_dict']``.
+        stage_units (Sequence[int]): IR units per stage, to split the flat
+            ``ir_back.body.<n>``. Defaults to IR-50's ``(3, 4, 14)``.
+
+    Returns:
+        tuple: ``(new_state_dict, dropped_keys, unknown_keys)`` as
+        :func:`ferpretrain.utils.foreign_checkpoint.rename_state_dict`.
+    """
+    from ferpretrain.utils.foreign_checkpoint import rename_state_dict
+
+    def drop_group(name: str) -> Optional[str]:
+        for pattern, label in _DROPS:
+            if pattern.fullmatch(name):
+                return label
+        return None
+
+    return rename_state_dict(state_dict,
+                             lambda name: _rename_poster_key(
+                                 name, stage_units), drop_group, 'POSTER')
+
+
+def poster_network_from_keys(state_dict: Dict[str, Any]) -> Dict[str, Any]:
+    """Which POSTER network a converted state dict holds.
+
+    Returns:
+        dict: ``depth`` (pyramid layers; 8 large, 6 base, 4 small) and
+        ``token_mixing`` (True for the RAF-DB network, whose blocks end with
+        the token-mixing ``Conv1d``; False for the AffectNet network) as
+        :class:`PosterNeck` arguments. The two are told apart by the
+        ``token_mix`` keys alone: nothing else differs.
+    """
+    layers = {int(k.split('.')[2]) for k in state_dict
+              if k.startswith('neck.layers.')}
+    return dict(
+        depth=len(layers),
+        token_mixing=any('.token_mix.' in k for k in state_dict))

@@ -50,8 +50,10 @@ Design (ferpretrain's choices, the computation is the official one):
   which gives exactly POSTER V2's three embeddings at its sizes.
 """
 import math
+import re
+from collections import OrderedDict
 from functools import partial
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -253,3 +255,158 @@ class PosterV2(LandmarkImageClassifier):
             Defaults to 112.
         train_cfg, data_preprocessor, init_cfg: as ``ImageClassifier``.
     """
+
+
+# ---------------------------------------------------------------------------
+# Official releases: key rules
+# ---------------------------------------------------------------------------
+# The official ``main.py`` saves ``{'epoch', 'state_dict', 'best_acc',
+# 'optimizer', 'recorder', ...}`` of a DataParallel model; it is read with
+# ``ferpretrain.utils.foreign_checkpoint.read_torch_release`` (its
+# ``RecorderMeter`` comes from the authors' ``__main__``).
+#
+# Key mapping (official name after stripping DataParallel's ``module.``;
+# ``i`` = 1, 2, 3 is the scale, ``i-1`` its ferpretrain index):
+#
+#     official                              ferpretrain
+#     ir_back.input_layer.*                 backbone.input_layer.*
+#     ir_back.body{i}.<u>.*                 backbone.body.{i-1}.<u>.*
+#  face_landback.conv_{3,4,5}.model.<n>.* landmark_backbone.conv_{3,4,5}.<n>.*
+#     face_landback.<layer>.*               landmark_backbone.<layer>.*
+#         (layer: conv1, conv2_dw, conv_23, conv_34, conv_45, conv_6_sep)
+#     conv{i}.*                             neck.image_downsamples.{i-1}.*
+#     last_face_conv.*                      neck.landmark_projs.2.*
+#     window{i}.norm.*                      neck.cross_attns.{i-1}.norm1.*
+#     attn{i}.relative_position_bias_table  neck.cross_attns.{i-1}.attn.<same>
+#     attn{i}.qkv.* / attn{i}.proj.*        neck.cross_attns.{i-1}.attn.<same>
+#  ffn{i}.gamma1 / ffn{i}.gamma2         neck.cross_attns.{i-1}.gamma1/gamma2
+#     ffn{i}.norm.*                         neck.cross_attns.{i-1}.norm2.*
+#  ffn{i}.mlp.fc1/fc2.*                  neck.cross_attns.{i-1}.mlp.fc1/fc2.*
+#     embed_q.{0,1}.*                       neck.token_embeds.0.{0,1}.*
+#     embed_k.0.*                           neck.token_embeds.1.0.*
+#     embed_v.proj.*   (1x1 conv)           neck.token_embeds.2.*
+#     VIT.cls_token / VIT.pos_embed         neck.cls_token / neck.pos_embed
+#     VIT.blocks.<n>.norm1/norm2.*          neck.layers.<n>.norm1/norm2.*
+#     VIT.blocks.<n>.attn.qkv/proj.*        neck.layers.<n>.attn.qkv/proj.*
+#     VIT.blocks.<n>.mlp.fc1/fc2.*          neck.layers.<n>.mlp.fc1/fc2.*
+#     VIT.norm.*                            neck.norm.*
+#     VIT.se_block.linear1/linear2.*        neck.se.linear1/linear2.*
+#     VIT.head.linear.*                     head.fc.*
+#
+# Dropped keys (returned, grouped, never silently lost), all of modules the
+# official forward never runs or of buffers ferpretrain recomputes:
+#
+# - ``ir_back.output_layer.*``: IR-50's face-recognition output layer;
+# - ``face_landback.output_layer.*``: the MobileFaceNet landmark regressor
+#   (its output is discarded by the official forward, ferpretrain does not
+#   build it);
+# - ``attn{i}.relative_position_index``: derived from the window size, a
+#   non-persistent buffer in ferpretrain;
+# - ``VIT.patch_embed.*``, ``VIT.CON1.*``, ``VIT.IRLinear1.*``,
+#   ``VIT.IRLinear2.*``, ``VIT.eca_block.*``, ``VIT.blocks.<n>.conv.*``
+#   (per-block ``Conv1d``): built by the official ViT, never run.
+#
+# Any other key is unknown. Nothing is permuted: the head order is the
+# sorted class-folder names of the training data (``ImageFolder``), which
+# the converter names from ``--dataset``.
+_MLP = r'mlp\.(?:fc1|fc2)\.(?:weight|bias)'
+_WB = r'(?:weight|bias)'
+_LANDMARK_LAYERS = r'(?:conv1|conv2_dw|conv_23|conv_34|conv_45|conv_6_sep)'
+
+
+def _scale(match: 're.Match') -> str:
+    return str(int(match.group('i')) - 1)
+
+
+# (pattern, replacement) on the official name without ``module.``. A
+# replacement is a format string over the named groups, ``{s}`` being the
+# 0-based scale of group ``i``.
+_RENAMES = [
+    (r'ir_back\.input_layer\.(?P<r>.+)', 'backbone.input_layer.{r}'),
+    (r'ir_back\.body(?P<i>[1-3])\.(?P<r>\d+\..+)', 'backbone.body.{s}.{r}'),
+    (r'face_landback\.(?P<l>conv_[345])\.model\.(?P<r>\d+\..+)',
+     'landmark_backbone.{l}.{r}'),
+    (rf'face_landback\.(?P<l>{_LANDMARK_LAYERS})\.(?P<r>.+)',
+     'landmark_backbone.{l}.{r}'),
+    (rf'conv(?P<i>[1-3])\.(?P<r>{_WB})', 'neck.image_downsamples.{s}.{r}'),
+    (rf'last_face_conv\.(?P<r>{_WB})', 'neck.landmark_projs.2.{r}'),
+    (rf'window(?P<i>[1-3])\.norm\.(?P<r>{_WB})',
+     'neck.cross_attns.{s}.norm1.{r}'),
+    (rf'attn(?P<i>[1-3])\.(?P<r>relative_position_bias_table|'
+     rf'(?:qkv|proj)\.{_WB})', 'neck.cross_attns.{s}.attn.{r}'),
+    (r'ffn(?P<i>[1-3])\.(?P<r>gamma[12])', 'neck.cross_attns.{s}.{r}'),
+    (rf'ffn(?P<i>[1-3])\.norm\.(?P<r>{_WB})',
+     'neck.cross_attns.{s}.norm2.{r}'),
+    (rf'ffn(?P<i>[1-3])\.(?P<r>{_MLP})', 'neck.cross_attns.{s}.{r}'),
+    (rf'embed_q\.(?P<r>[01]\.{_WB})', 'neck.token_embeds.0.{r}'),
+    (rf'embed_k\.0\.(?P<r>{_WB})', 'neck.token_embeds.1.0.{r}'),
+    (rf'embed_v\.proj\.(?P<r>{_WB})', 'neck.token_embeds.2.{r}'),
+    (r'VIT\.(?P<r>cls_token|pos_embed)', 'neck.{r}'),
+    (rf'VIT\.blocks\.(?P<n>\d+)\.(?P<r>(?:norm1|norm2)\.{_WB}|'
+     rf'attn\.(?:qkv|proj)\.{_WB}|{_MLP})', 'neck.layers.{n}.{r}'),
+    (rf'VIT\.norm\.(?P<r>{_WB})', 'neck.norm.{r}'),
+    (rf'VIT\.se_block\.(?P<r>linear[12]\.{_WB})', 'neck.se.{r}'),
+    (rf'VIT\.head\.linear\.(?P<r>{_WB})', 'head.fc.{r}'),
+]
+_RENAMES = [(re.compile(p), r) for p, r in _RENAMES]
+
+# (pattern, group label) of keys that are dropped on purpose.
+_DROPS = [
+    (r'ir_back\.output_layer\..+',
+     'ir_back.output_layer (IR-50 face-recognition head, never run)'),
+    (r'face_landback\.output_layer\..+',
+     'face_landback.output_layer (landmark regressor, output unused)'),
+    (r'attn[1-3]\.relative_position_index',
+     'attn{1,2,3}.relative_position_index (derived buffer, recomputed)'),
+    (r'VIT\.patch_embed\..+', 'VIT.patch_embed (never run)'),
+    (r'VIT\.CON1\..+', 'VIT.CON1 (never run)'),
+    (r'VIT\.IRLinear[12]\..+', 'VIT.IRLinear1/2 (never run)'),
+    (r'VIT\.eca_block\..+', 'VIT.eca_block (never run)'),
+    (r'VIT\.blocks\.\d+\.conv\..+',
+     'VIT.blocks.<n>.conv (per-block Conv1d, never run)'),
+]
+_DROPS = [(re.compile(p), label) for p, label in _DROPS]
+
+
+def _rename(name: str) -> Optional[str]:
+    for pattern, replacement in _RENAMES:
+        match = pattern.fullmatch(name)
+        if match:
+            groups = match.groupdict()
+            if groups.get('i') is not None:
+                groups['s'] = _scale(match)
+            return replacement.format(**groups)
+    return None
+
+
+def _drop_group(name: str) -> Optional[str]:
+    for pattern, label in _DROPS:
+        if pattern.fullmatch(name):
+            return label
+    return None
+
+
+def convert_posterv2_checkpoint(
+    state_dict: Dict[str, Any]
+) -> Tuple['OrderedDict[str, Any]', Dict[str, List[str]], List[str]]:
+    """Rename an official POSTER V2 state dict to :class:`PosterV2` names.
+
+    The table is in the comment above the rules. ``module.`` (DataParallel)
+    is stripped from every key that has it. Values are passed through as
+    they are: nothing is reshaped or permuted.
+
+    Args:
+        state_dict (dict): ``checkpoint['state_dict']`` of a release file.
+
+    Returns:
+        tuple: ``(new_state_dict, dropped_keys, unknown_keys)``:
+        the converted state dict (official order kept); the dropped keys
+        (original names) grouped by reason, ``{label: [keys]}``; the keys
+        no rule knows (original names), left out of the result.
+
+    Raises:
+        CheckpointError: Two official keys map to the same name (e.g. the
+            file holds both ``module.x`` and ``x``).
+    """
+    from ferpretrain.utils.foreign_checkpoint import rename_state_dict
+    return rename_state_dict(state_dict, _rename, _drop_group, 'POSTER V2')

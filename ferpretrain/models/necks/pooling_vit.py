@@ -30,6 +30,7 @@ are dropped because APViT takes its tokens from the CNN.
 Placed as a neck, it sits on any backbone that returns feature maps.
 """
 import math
+import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -42,6 +43,7 @@ from mmpretrain.models.utils import resize_pos_embed
 from timm.layers import DropPath, Mlp
 
 from ferpretrain.registry import MODELS
+from ..backbones.iresnet import split_flat_unit
 
 
 class PoolingAttention(nn.Module):
@@ -343,3 +345,191 @@ class PoolingViT(BaseModule):
         for block in self.blocks:
             x = block(x)
         return (self.norm(x)[:, 0], )
+
+
+# ---------------------------------------------------------------------------
+# Official checkpoints of the two PoolingViT models: key rules
+# ---------------------------------------------------------------------------
+# APViT (youqingxiaozhua/APViT, a fork of mmcls 0.x) -> ferpretrain
+# ImageClassifier names. Its IR-50 (``extractor``) is already nested
+# ``body.<stage>.<unit>``.
+_APVIT_PREFIXES: Sequence[Tuple[str, str]] = (
+    ('extractor.', 'backbone.'),
+    ('vit.projs.0.', 'neck.proj.'),
+    ('vit.cls_token', 'neck.cls_token'),
+    ('vit.cls_pos_embed', 'neck.cls_pos_embed'),
+    ('vit.patch_pos_embed', 'neck.patch_pos_embed'),
+    ('vit.blocks.', 'neck.blocks.'),
+    ('vit.norm.', 'neck.norm.'),
+    ('head.fc.', 'head.fc.'),
+)
+_HEAD_KEYS = ('head.fc.weight', 'head.fc.bias')
+
+
+def _reorder_head(name: str, value: torch.Tensor,
+                  head_order: Optional[Sequence[int]]) -> torch.Tensor:
+    if head_order is None or name not in _HEAD_KEYS:
+        return value
+    if value.shape[0] != len(head_order):
+        from ferpretrain.utils.errors import CheckpointError
+        raise CheckpointError(
+            f'{name}: the classifier has {value.shape[0]} rows, the class '
+            f'order names {len(head_order)} classes.')
+    return value[list(head_order)].clone()
+
+
+def convert_apvit_checkpoint(
+    state_dict: Dict[str, torch.Tensor],
+    head_order: Optional[Sequence[int]] = None,
+) -> Tuple[Dict[str, torch.Tensor], Dict[str, List[str]], List[str]]:
+    """Convert APViT's released checkpoint (``APViT_RAF-3eeecf7d.pth``).
+
+    The official code names the IR-50 ``extractor.*``, the ViT ``vit.*``
+    with the projection in ``vit.projs.0`` and the classifier ``head.fc``
+    (table: ``_APVIT_PREFIXES``). Its head rows follow APViT's own RAF-DB
+    label order (Anger, Disgust, Fear, Sadness, Happiness, Surprise,
+    Neutral); ``head_order`` re-orders them (new row ``i`` = old row
+    ``head_order[i]``; ``ferpretrain.datasets.label_permutation`` computes
+    it from two class lists).
+
+    Args:
+        state_dict (dict): The official ``state_dict`` (``module.``
+            prefixes from DataParallel are stripped).
+        head_order (Sequence[int], optional): Row permutation of the head.
+
+    Returns:
+        tuple: ``(converted, dropped, unknown)`` (nothing is dropped).
+    """
+    from ferpretrain.utils.foreign_checkpoint import rename_state_dict
+
+    def rename(name: str) -> Optional[str]:
+        for src, dst in _APVIT_PREFIXES:
+            if name.startswith(src):
+                return dst + name[len(src):]
+        return None
+
+    converted, dropped, unknown = rename_state_dict(state_dict, rename,
+                                                    lambda name: None,
+                                                    'APViT')
+    for name in _HEAD_KEYS:
+        if name in converted:
+            converted[name] = _reorder_head(name, converted[name],
+                                            head_order)
+    return converted, dropped, unknown
+
+
+# TransFER's official weights are a PaddlePaddle port (TransFER-RAF_param.
+# pdparams, read by ferpretrain.utils.foreign_checkpoint.read_paddle_params).
+# Structured name -> ferpretrain name:
+#
+#   extractor.input_layer.*              backbone.input_layer.*
+#   extractor.body.<n>.*  (flat)         backbone.body.<stage>.<unit>.*
+#       (units 0-2 stage 0, 3-6 stage 1, 7-20 stage 2)
+#   attention.las.<i>.LA_conv1 / bn1     neck.feature_attention.lanets.<i>
+#   attention.las.<i>.LA_conv2 / bn2         .layers.0 / 1 / 3 / 4
+#   convert.proj.*                       neck.proj.*
+#   vit.cls_token                        neck.cls_token
+#   vit.pos_embed (1, 197, C)            neck.cls_pos_embed (1, 1, C) and
+#                                        neck.patch_pos_embed (1, 196, C)
+#   vit.blocks.<n>.* / vit.norm.*        neck.blocks.<n>.* / neck.norm.*
+#   head.fc.*                            head.fc.*
+#
+# and in every name: BatchNorm ``_mean`` / ``_variance`` -> ``running_mean``
+# / ``running_var``, PReLU ``_weight`` -> ``weight``. Paddle's ``Linear``
+# stores its weight [in, out]: every 2-D ``weight`` is transposed. Paddle's
+# BatchNorm has no ``num_batches_tracked``; the converter adds it as 0
+# (it is only read by BatchNorm with ``momentum=None``, which no model
+# here uses).
+_TRANSFER_RULES = [(re.compile(p), r) for p, r in [
+    (r'extractor\.input_layer\.(?P<r>.+)', 'backbone.input_layer.{r}'),
+    (r'attention\.las\.(?P<i>\d+)\.LA_conv1\.(?P<r>.+)',
+     'neck.feature_attention.lanets.{i}.layers.0.{r}'),
+    (r'attention\.las\.(?P<i>\d+)\.bn1\.(?P<r>.+)',
+     'neck.feature_attention.lanets.{i}.layers.1.{r}'),
+    (r'attention\.las\.(?P<i>\d+)\.LA_conv2\.(?P<r>.+)',
+     'neck.feature_attention.lanets.{i}.layers.3.{r}'),
+    (r'attention\.las\.(?P<i>\d+)\.bn2\.(?P<r>.+)',
+     'neck.feature_attention.lanets.{i}.layers.4.{r}'),
+    (r'convert\.proj\.(?P<r>weight|bias)', 'neck.proj.{r}'),
+    (r'vit\.(?P<r>cls_token|pos_embed)', 'neck.{r}'),
+    (r'vit\.(?P<r>(?:blocks\.\d+|norm)\..+)', 'neck.{r}'),
+    (r'head\.fc\.(?P<r>weight|bias)', 'head.fc.{r}'),
+]]
+_TRANSFER_BODY = re.compile(r'extractor\.body\.(?P<n>\d+)\.(?P<r>.+)')
+_PADDLE_SUFFIXES = {'_mean': 'running_mean', '_variance': 'running_var',
+                    '_weight': 'weight'}
+#: Units per stage of the IR-50 stages TransFER and APViT build.
+IR50_STAGE_UNITS = (3, 4, 14)
+
+
+def _rename_transfer_key(name: str,
+                         stage_units: Sequence[int]) -> Optional[str]:
+    head, _, last = name.rpartition('.')
+    name = f'{head}.{_PADDLE_SUFFIXES.get(last, last)}' if head else name
+    match = _TRANSFER_BODY.fullmatch(name)
+    if match:
+        place = split_flat_unit(int(match['n']), stage_units)
+        return None if place is None else (
+            f'backbone.body.{place[0]}.{place[1]}.{match["r"]}')
+    for pattern, replacement in _TRANSFER_RULES:
+        match = pattern.fullmatch(name)
+        if match:
+            return replacement.format(**match.groupdict())
+    return None
+
+
+def convert_transfer_paddle_checkpoint(
+    params: Dict[str, object],
+    stage_units: Sequence[int] = IR50_STAGE_UNITS,
+) -> Tuple[Dict[str, torch.Tensor], Dict[str, List[str]], List[str],
+           Dict[str, List[str]]]:
+    """Convert TransFER's PaddlePaddle weights to ferpretrain names.
+
+    The rules are in the comment above this function. Measured: with the
+    same random weights the official Paddle forward and
+    ``configs/transfer/raf.py`` agree to 1e-12 in float64, so renaming,
+    transposing the ``Linear`` weights and splitting ``pos_embed`` is all
+    a conversion needs.
+
+    Args:
+        params (dict): ``{structured name: numpy array}`` as
+            ``read_paddle_params`` returns it.
+        stage_units (Sequence[int]): IR units per stage, to split the flat
+            ``extractor.body.<n>``. Defaults to IR-50's ``(3, 4, 14)``.
+
+    Returns:
+        tuple: ``(converted, dropped, unknown, added)``: torch tensors by
+        ferpretrain name; nothing dropped; the names no rule knows (or
+        that hold no array); ``{reason: [keys]}`` of the BatchNorm counters
+        created.
+    """
+    import numpy as np
+
+    from ferpretrain.utils.foreign_checkpoint import rename_state_dict
+    renamed, dropped, unknown = rename_state_dict(
+        params, lambda name: _rename_transfer_key(name, stage_units),
+        lambda name: None, 'TransFER')
+    converted: Dict[str, torch.Tensor] = {}
+    for name, value in renamed.items():
+        if not isinstance(value, np.ndarray):
+            unknown.append(name)  # not a weight (a table, an object)
+            continue
+        tensor = torch.from_numpy(np.ascontiguousarray(value))
+        if name.endswith('.weight') and tensor.ndim == 2:
+            tensor = tensor.t().contiguous()  # Paddle Linear: [in, out]
+        if name == 'neck.pos_embed':
+            converted['neck.cls_pos_embed'] = tensor[:, :1].clone()
+            converted['neck.patch_pos_embed'] = tensor[:, 1:].clone()
+        else:
+            converted[name] = tensor
+    counters = [
+        name[:-len('running_mean')] + 'num_batches_tracked'
+        for name in converted if name.endswith('.running_mean')
+    ]
+    for name in counters:
+        converted[name] = torch.tensor(0, dtype=torch.long)
+    added = {
+        'BatchNorm num_batches_tracked (Paddle keeps none; 0, unused in '
+        'eval and with momentum set)': counters
+    } if counters else {}
+    return converted, dropped, unknown, added

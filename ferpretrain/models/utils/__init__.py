@@ -16,14 +16,23 @@ __all__ = [
     'random_drop_mask', 'SEBlock', 'WindowCrossAttention',
     'WindowCrossAttentionBlock'
 ]
-from .posterv2_convert import (OpaquePickledObject,  # noqa: E402
-                               convert_posterv2_checkpoint,
-                               group_posterv2_keys, load_posterv2_release)
 
-__all__ += [
-    'OpaquePickledObject', 'convert_posterv2_checkpoint',
-    'group_posterv2_keys', 'load_posterv2_release'
-]
-from .poster_convert import convert_poster_checkpoint  # noqa: E402
+# Checkpoint key rules moved beside their models, and the reading of
+# third-party files to ``ferpretrain.utils.foreign_checkpoint``. The old
+# names still resolve from here, lazily (an import at this point would be
+# circular: the models import these blocks).
+_MOVED = {
+    'convert_poster_checkpoint': 'ferpretrain.models.classifiers.poster',
+    'convert_posterv2_checkpoint': 'ferpretrain.models.classifiers.poster_v2',
+    'convert_apvit_checkpoint': 'ferpretrain.models.necks.pooling_vit',
+    'OpaquePickledObject': 'ferpretrain.utils.foreign_checkpoint',
+    'load_posterv2_release': 'ferpretrain.utils.foreign_checkpoint',
+    'group_posterv2_keys': 'ferpretrain.utils.foreign_checkpoint',
+}
 
-__all__ += ['convert_poster_checkpoint']
+
+def __getattr__(name):
+    if name in _MOVED:
+        from . import _moved
+        return getattr(_moved, name)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -29,6 +29,13 @@ stream, which is why the two streams must have the same length.
 The landmark update reads the *input* image tokens, not the updated ones
 (both updates start from ``x``), as in the official forward.
 
+POSTER was released as **two networks** that differ only in that last
+line: the RAF-DB code (``hyp_crossvit.py``) mixes the tokens with the
+``Conv1d``; the AffectNet code (``hyp_crossvit_affect.py``, built by
+``train_affect.py`` for AffectNet-7 and -8) has no such conv and returns
+``[img | lm]`` as it is (242,400 parameters fewer in the large model).
+``token_mixing=False`` builds the AffectNet network.
+
 :class:`PyramidCrossFusion` (official ``PyramidBlock``) runs one block per
 scale of the **embedding-axis pyramid** (widths ``C``, ``C/2``, ``C/4``)
 and fuses the scales top-down: ``x_m += up(x_s)``, then
@@ -117,6 +124,9 @@ class CrossFusionBlock(nn.Module):
         attn_drop (float): Attention dropout.
         drop_path (float): Stochastic depth of the four residual branches.
         norm_eps (float): LayerNorm epsilon. Defaults to 1e-6 (POSTER).
+        token_mixing (bool): End with the token-mixing ``Conv1d`` (POSTER's
+            RAF-DB network). False builds the official AffectNet network,
+            which has none. Defaults to True.
 
     Shapes:
         ``(B, 2 * num_tokens, dims)`` -> the same.
@@ -131,7 +141,8 @@ class CrossFusionBlock(nn.Module):
                  drop: float = 0.,
                  attn_drop: float = 0.,
                  drop_path: float = 0.,
-                 norm_eps: float = 1e-6):
+                 norm_eps: float = 1e-6,
+                 token_mixing: bool = True):
         super().__init__()
         self.num_tokens = num_tokens
         norm = partial(nn.LayerNorm, dims, eps=norm_eps)
@@ -158,7 +169,10 @@ class CrossFusionBlock(nn.Module):
             nn.Identity()
         # Kernel-1 conv with the tokens as channels: a learned mix of all
         # 2N tokens (with bias), the same for every embedding position.
-        self.token_mix = nn.Conv1d(2 * num_tokens, 2 * num_tokens, 1)
+        # Not built at all without token mixing, so that the AffectNet
+        # release loads strictly and DDP sees no unused parameters.
+        self.token_mix = nn.Conv1d(2 * num_tokens, 2 * num_tokens,
+                                   1) if token_mixing else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n = self.num_tokens
@@ -198,7 +212,7 @@ class PyramidCrossFusion(nn.Module):
         drop_path (float): Stochastic depth of every block of this layer.
         **block_kwargs: :class:`CrossFusionBlock` arguments shared by the
             scales (``num_heads``, ``mlp_ratio``, ``qkv_bias``, ``drop``,
-            ``attn_drop``, ``norm_eps``).
+            ``attn_drop``, ``norm_eps``, ``token_mixing``).
 
     Shapes:
         a list of ``(B, 2 * num_tokens, dims[i])`` -> the same.
