@@ -460,18 +460,9 @@ def load_checkpoint_file(filename: Union[str, os.PathLike],
         UntrustedCheckpointError: The file needs globals outside the
             allow-list and is not trusted.
     """
-    from .errors import CheckpointError
-    from .foreign_checkpoint import describe_unreadable
-    filename = osp.expanduser(os.fspath(filename))
-    if not osp.isfile(filename):
-        raise FileNotFoundError(
-            f'Checkpoint file {filename!r} can not be found (resolved to '
-            f'{osp.abspath(filename)!r}).')
-    if osp.getsize(filename) == 0:
-        raise CheckpointError(
-            f'Checkpoint file {filename!r} is empty (0 bytes): it was never '
-            'written completely (a run killed while saving, a copy or '
-            'download that did not finish). Use another checkpoint.')
+    from .foreign_checkpoint import (describe_unreadable,
+                                     require_checkpoint_file)
+    filename = require_checkpoint_file(filename)
     if trust is None:
         trust = is_trusted_checkpoint(filename)
     try:

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
 import torch
+from mmengine.config import DictAction
 
 from .errors import CheckpointError, CheckpointMismatchError, ConfigError
 from .foreign_checkpoint import group_keys
@@ -136,9 +137,10 @@ def converter_parser(description: str,
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        default=[],
+        action=DictAction,
         metavar='KEY=VALUE',
-        help='overrides of that config (e.g. model.neck.arch=base)')
+        help='overrides of that config (e.g. model.neck.arch=base), as in '
+        'tools/train.py')
     parser.add_argument(
         '--allow-unknown',
         action='store_true',
@@ -342,7 +344,7 @@ def finish_conversion(args: argparse.Namespace,
                       classes: Optional[Sequence[str]] = None,
                       release: Optional[Release] = None,
                       component: Optional[str] = None,
-                      extra_meta: Optional[Dict[str, Any]] = None) -> str:
+                      extra_meta: Optional[Dict[str, Any]] = None) -> None:
     """Check the converted weights against the config's model, save them
     and print a summary. See the module docstring.
 
@@ -360,9 +362,6 @@ def finish_conversion(args: argparse.Namespace,
             (a backbone file).
         extra_meta (dict, optional): More ``meta`` entries.
 
-    Returns:
-        str: The config the output was checked against.
-
     Raises:
         CheckpointError: Unknown keys without ``--allow-unknown``.
         CheckpointMismatchError: The output does not load strictly.
@@ -374,13 +373,7 @@ def finish_conversion(args: argparse.Namespace,
             f'{conversion.unknown[:5]}). Is this a {model_name} checkpoint? '
             'Pass --allow-unknown to leave them out.')
     config = args.config or config
-    options = dict(conversion.cfg_options)
-    for item in args.cfg_options:
-        key, sep, value = item.partition('=')
-        if not sep:
-            raise ConfigError(f'--cfg-options {item!r} is not KEY=VALUE.')
-        from mmengine.config import DictAction
-        options[key] = DictAction._parse_iterable(value)
+    options = {**conversion.cfg_options, **(args.cfg_options or {})}
     if classes is not None and component is None:
         head = load_config(config, options).model.get('head') or {}
         if head.get('num_classes') not in (None, len(classes)):
@@ -446,4 +439,3 @@ def finish_conversion(args: argparse.Namespace,
         if options:
             test += f' --cfg-options {_format_options(options)}'
         print('Test it with:\n' + test)
-    return config

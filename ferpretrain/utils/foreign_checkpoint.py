@@ -38,7 +38,7 @@ from .errors import CheckpointError
 
 __all__ = [
     'OpaquePickledObject', 'read_torch_release', 'read_paddle_params',
-    'describe_unreadable',
+    'describe_unreadable', 'require_checkpoint_file',
     'extract_state_dict', 'rename_state_dict', 'group_keys',
     'PADDLE_NAME_TABLE', 'PADDLE_BIG_PARAM_TABLE'
 ]
@@ -145,15 +145,25 @@ class _ReleasePickleModule:
         return _ReleaseUnpickler(file, **kwargs).load()
 
 
-def _existing_file(filename: Union[str, os.PathLike], what: str) -> str:
+def require_checkpoint_file(filename: Union[str, os.PathLike],
+                            what: str = 'Checkpoint file') -> str:
+    """``filename`` (``~`` expanded) if it is a non-empty file.
+
+    Raises:
+        FileNotFoundError: It does not exist, or is a folder.
+        CheckpointError: It is empty: written incompletely.
+    """
     filename = osp.expanduser(os.fspath(filename))
     if not osp.isfile(filename):
         state = 'is a folder' if osp.isdir(filename) else 'does not exist'
-        raise FileNotFoundError(f'{what} {filename!r} {state}.')
+        raise FileNotFoundError(
+            f'{what} {filename!r} {state} (resolved to '
+            f'{osp.abspath(filename)!r}).')
     if osp.getsize(filename) == 0:
         raise CheckpointError(
-            f'{filename!r} is empty (0 bytes): the download or copy did not '
-            'finish. Fetch the file again.')
+            f'{what} {filename!r} is empty (0 bytes): it was never written '
+            'completely (a run killed while saving, a copy or download that '
+            'did not finish). Use another file.')
     return filename
 
 
@@ -212,7 +222,7 @@ def read_torch_release(filename: Union[str, os.PathLike],
         CheckpointError: The file is empty, damaged or not a checkpoint
             (the message says which).
     """
-    filename = _existing_file(filename, 'Checkpoint')
+    filename = require_checkpoint_file(filename)
     _ReleaseUnpickler._allowed = _allowed_globals()
     try:
         if trust:
@@ -268,7 +278,7 @@ def read_paddle_params(
         CheckpointError: Not a pickle of a dict (e.g. a Paddle 1.x
             ``save_persistables`` folder file, or a damaged download).
     """
-    filename = _existing_file(filename, 'Paddle parameter file')
+    filename = require_checkpoint_file(filename, 'Paddle parameter file')
     _ReleaseUnpickler._allowed = _allowed_globals()
     try:
         with open(filename, 'rb') as f:

@@ -198,7 +198,7 @@ class KeepExistingConfigRunner(Runner):
     def _check_mismatch(self, filename, checkpoint, state_dict, model,
                         report, policy) -> None:
         """Refuse, or log once what stays at its initial values."""
-        meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
+        meta = checkpoint.get('meta')
         allowed = policy == 'partial' or (policy == 'finetune'
                                           and report.head_only())
         if not allowed:

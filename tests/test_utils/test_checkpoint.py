@@ -188,7 +188,7 @@ def test_numpy1_module_names_load(tmp_path):
 
 
 def test_missing_file():
-    with pytest.raises(FileNotFoundError, match='can not be found'):
+    with pytest.raises(FileNotFoundError, match='does not exist'):
         CheckpointLoader.load_checkpoint('/nonexistent/dir/ckpt.pth')
 
 

@@ -485,11 +485,12 @@ def convert_transfer_paddle_checkpoint(
            Dict[str, List[str]]]:
     """Convert TransFER's PaddlePaddle weights to ferpretrain names.
 
-    The rules are in the comment above this function. Measured: with the
-    same random weights the official Paddle forward and
-    ``configs/transfer/raf.py`` agree to 1e-12 in float64, so renaming,
-    transposing the ``Linear`` weights and splitting ``pos_embed`` is all
-    a conversion needs.
+    The rules are in the comment above this function. With the same
+    random weights, the official Paddle forward and ``configs/transfer/
+    raf.py`` agree to 1e-12 in float64 (measured with the official code,
+    ``docs/models.md``), and the golden test checks the converted release
+    against the official logits: renaming, transposing the ``Linear``
+    weights and splitting ``pos_embed`` is all a conversion needs.
 
     Args:
         params (dict): ``{structured name: numpy array}`` as
