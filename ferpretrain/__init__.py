@@ -2,10 +2,24 @@
 OpenMMLab plugin.
 
 Importing this package registers every ferpretrain component into
-mmpretrain's registries (see :mod:`ferpretrain.registry`) and installs the
-safe checkpoint loader (see :mod:`ferpretrain.utils.checkpoint`). Configs load
-it with ``custom_imports = dict(imports=['ferpretrain'],
-allow_failed_imports=False)``.
+mmpretrain's registries (see :mod:`ferpretrain.registry`), and does nothing
+else. To *run* them, call :func:`register_all_modules` (the tools do), or
+let a config do it: ``custom_imports = dict(imports=['ferpretrain.plugin'],
+allow_failed_imports=False)``. It installs the safe checkpoint loader and
+mmcv's hue fix (see :mod:`ferpretrain.utils.setup_env`).
+
+The package, one line a part (README's "Layout" draws the whole tree):
+
+* ``datasets``: the FER datasets as their owners ship them, class names and
+  name matching (``categories``), transforms, samplers;
+* ``models``: one module a model family (``classifiers/poster.py``,
+  ``classifiers/poster_v2.py``, ``necks/pooling_vit.py`` for APViT and
+  TransFER, ``backbones/``), blocks several families share in ``utils``;
+* ``evaluation``: metrics and cross-dataset evaluation by class name;
+* ``engine``: the Runner, hooks, optimizer wrappers, CPU setup;
+* ``analysis``: complexity counting and attention recording;
+* ``utils``: checkpoints (safe, foreign, conversion), errors, face
+  alignment, :func:`register_all_modules`.
 """
 import warnings
 
@@ -25,8 +39,13 @@ if parse_version_info(mmengine.__version__) < parse_version_info(
         'requirements/runtime.txt if something fails.')
 
 from . import datasets, engine, evaluation, models, utils  # noqa: E402,F401
+from ._moved import register_old_paths  # noqa: E402
+from .utils.setup_env import register_all_modules  # noqa: E402
+
+# Old module paths (ferpretrain.utils.runner, ...) stay importable.
+register_old_paths()
 
 __all__ = [
     '__version__', 'version_info', 'datasets', 'engine', 'evaluation',
-    'models', 'utils'
+    'models', 'utils', 'register_all_modules'
 ]

@@ -2,6 +2,14 @@
 import pytest
 from mmengine.registry import DefaultScope
 
+from ferpretrain.utils import register_all_modules
+
+# Tests run components the way the tools do: registered, with the safe
+# checkpoint loader and mmcv's hue fix installed (tests/test_setup_env.py
+# checks, in fresh processes, that a bare `import ferpretrain` installs
+# neither).
+register_all_modules(init_default_scope=False)
+
 
 @pytest.fixture(autouse=True)
 def mmpretrain_scope():

@@ -32,7 +32,7 @@ def test_config_builds_and_runs(path, tmp_path):
 
     cfg = Config.fromfile(path)
     assert cfg.custom_imports == dict(
-        imports=['ferpretrain'], allow_failed_imports=False)
+        imports=['ferpretrain.plugin'], allow_failed_imports=False)
     assert cfg.default_scope == 'mmpretrain'
     # _base_ files must come from this repository, never `pkg::` paths.
     with open(path) as f:

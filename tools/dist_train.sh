@@ -3,34 +3,10 @@
 #
 #   bash tools/dist_train.sh CONFIG GPUS [tools/train.py arguments]
 #
-# GPUS is the number of processes on this node (one per GPU; without a GPU,
-# CPU processes talking over gloo). Multi-node: set NNODES, NODE_RANK,
-# MASTER_ADDR and PORT the same way on every node. PYTHON picks the
-# interpreter (default: python on PATH).
+# GPUS is the number of processes on this node (one per GPU, or CPU
+# processes without one). Environment (multi-node, PYTHON): tools/launch.sh.
 set -euo pipefail
+source "$(dirname "$0")/launch.sh"
 
-if [ "$#" -lt 2 ]; then
-    echo "usage: bash $0 CONFIG GPUS [train.py arguments]" >&2
-    exit 2
-fi
-
-CONFIG=$1
-GPUS=$2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-TOOLS_DIR="$(cd "$(dirname "$0")" && pwd)"
-
-# The repository root first, so that `import ferpretrain` and the configs'
-# custom_imports resolve to this checkout.
-PYTHONPATH="$(dirname "$TOOLS_DIR")${PYTHONPATH:+:$PYTHONPATH}" \
-exec "${PYTHON:-python}" -m torch.distributed.run \
-    --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
-    --master_port="$PORT" \
-    --nproc_per_node="$GPUS" \
-    "$TOOLS_DIR/train.py" \
-    "$CONFIG" \
-    --launcher pytorch "${@:3}"
+need_args 2 "CONFIG GPUS [train.py arguments]" "$@"
+torchrun_tool "$2" train.py "$1" --launcher pytorch "${@:3}"

@@ -1,39 +1,12 @@
 #!/usr/bin/env bash
-# Testing on a SLURM cluster.
+# Testing on a SLURM cluster, one task per GPU.
 #
 #   [GPUS=8] [GPUS_PER_NODE=8] [CPUS_PER_TASK=5] [SRUN_ARGS=...] \
 #   bash tools/slurm_test.sh PARTITION JOB_NAME CONFIG CHECKPOINT [args]
 #
-# One task per GPU; tools/test.py reads the rank from SLURM's variables
-# (--launcher slurm). PYTHON picks the interpreter (default: python).
+# [args] go to tools/test.py. Environment: tools/launch.sh.
 set -euxo pipefail
+source "$(dirname "$0")/launch.sh"
 
-if [ "$#" -lt 4 ]; then
-    echo "usage: bash $0 PARTITION JOB_NAME CONFIG CHECKPOINT [args]" >&2
-    exit 2
-fi
-
-PARTITION=$1
-JOB_NAME=$2
-CONFIG=$3
-CHECKPOINT=$4
-GPUS=${GPUS:-8}
-GPUS_PER_NODE=${GPUS_PER_NODE:-8}
-CPUS_PER_TASK=${CPUS_PER_TASK:-5}
-SRUN_ARGS=${SRUN_ARGS:-""}
-PY_ARGS=("${@:5}")
-TOOLS_DIR="$(cd "$(dirname "$0")" && pwd)"
-
-# SRUN_ARGS is deliberately unquoted: it holds several srun options.
-# shellcheck disable=SC2086
-PYTHONPATH="$(dirname "$TOOLS_DIR")${PYTHONPATH:+:$PYTHONPATH}" \
-srun -p "$PARTITION" \
-    --job-name="$JOB_NAME" \
-    --gres=gpu:"$GPUS_PER_NODE" \
-    --ntasks="$GPUS" \
-    --ntasks-per-node="$GPUS_PER_NODE" \
-    --cpus-per-task="$CPUS_PER_TASK" \
-    --kill-on-bad-exit=1 \
-    ${SRUN_ARGS} \
-    "${PYTHON:-python}" -u "$TOOLS_DIR/test.py" "$CONFIG" "$CHECKPOINT" \
-    --launcher="slurm" ${PY_ARGS[@]+"${PY_ARGS[@]}"}
+need_args 4 "PARTITION JOB_NAME CONFIG CHECKPOINT [args]" "$@"
+srun_tool "$1" "$2" test.py "$3" "$4" --launcher="slurm" "${@:5}"

@@ -2,9 +2,12 @@
 # `mmpretrain::`, so configs never depend on pkg_resources).
 
 # ferpretrain registers into mmpretrain's registries: the scope is
-# mmpretrain's and the plugin is imported by name.
+# mmpretrain's. `ferpretrain.plugin` registers the components and prepares
+# the process to run them (safe checkpoint loading, mmcv's hue fix), so that
+# mmpretrain's own tools run these configs as ferpretrain's do.
 default_scope = 'mmpretrain'
-custom_imports = dict(imports=['ferpretrain'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['ferpretrain.plugin'], allow_failed_imports=False)
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),

@@ -2,8 +2,14 @@
 # built-in synthetic faces (tools/dataset_converters/generate_demo_rafdb.py),
 # which are written in RAF-DB's layout and read by the RAF-DB dataset class.
 #   python tools/quickstart.py            # generates, trains, tests
-# Same pipeline and model code as configs/apvit/raf.py, smaller sizes.
-_base_ = ['./raf.py']
+# Same pipeline and model code as configs/apvit/raf.py, smaller sizes, on
+# the CPU schedule of configs/apvit/fer2013_cpu.py.
+_base_ = [
+    '../_base_/models/apvit_ir50_vit-s_pretrained.py',
+    '../_base_/datasets/rafdb_112.py',
+    '../_base_/schedules/cpu_adamw-warmup-cosine_10e.py',
+    '../_base_/default_runtime.py',
+]
 
 input_size = 64
 grid = input_size // 8  # three stride-2 stages
@@ -62,18 +68,13 @@ test_dataloader = val_dataloader
 
 # From scratch on 1,400 images, the transformer needs a gentle learning rate:
 # at 1e-3 (batch 32) its CLS output collapses to a constant and the loss
-# stays at ln(7); 3e-4 with a warm-up trains.
+# stays at ln(7); 3e-4 with a two-epoch warm-up trains (cosine to 1e-6).
 max_epochs = 30
-optim_wrapper = dict(
-    _delete_=True,
-    optimizer=dict(type='AdamW', lr=3e-4, weight_decay=0.05),
-    clip_grad=dict(max_norm=10, norm_type=2),
-)
+optim_wrapper = dict(optimizer=dict(lr=3e-4))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=2,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - 2, eta_min=1e-6,
-         by_epoch=True, begin=2, end=max_epochs, convert_to_iter_based=True),
+    dict(_base_.param_scheduler[0], end=2),
+    dict(_base_.param_scheduler[1], T_max=max_epochs - 2, eta_min=1e-6,
+         begin=2, end=max_epochs),
 ]
 train_cfg = dict(max_epochs=max_epochs, val_interval=10)
 auto_scale_lr = dict(base_batch_size=32)

@@ -6,7 +6,13 @@
 #   python tools/train.py configs/apvit/fer2013_cpu.py --cfg-options \
 #       train_dataloader.dataset.data_root=../shared/data/fer2013 \
 #       val_dataloader.dataset.data_root=../shared/data/fer2013
-_base_ = ['./fer2013.py']
+# fer2013.py's model and data, on the CPU schedule.
+_base_ = [
+    '../_base_/models/apvit_ir50_vit-s_pretrained.py',
+    '../_base_/datasets/fer2013_112.py',
+    '../_base_/schedules/cpu_adamw-warmup-cosine_10e.py',
+    '../_base_/default_runtime.py',
+]
 
 input_size = 48
 grid = input_size // 8  # three stride-2 stages
@@ -65,29 +71,15 @@ val_dataloader = dict(
 test_dataloader = dict(
     batch_size=256, num_workers=2, dataset=dict(pipeline=test_pipeline))
 
-# From scratch a ViT needs an adaptive optimiser: AdamW with a short warm-up
-# and cosine decay replaces the paper's SGD fine-tuning schedule.
-max_epochs = 10
+# The CPU schedule (AdamW, warm-up, cosine; 10 epochs) with no weight decay
+# on the norms, the biases, the position embeddings and the CLS token.
 optim_wrapper = dict(
-    _delete_=True,
-    optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05),
-    clip_grad=dict(max_norm=10, norm_type=2),
     paramwise_cfg=dict(
         norm_decay_mult=0.,
         bias_decay_mult=0.,
         custom_keys={
             'pos_embed': dict(decay_mult=0.),
             'cls_token': dict(decay_mult=0.)
-        }),
-)
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - 1, eta_min=1e-5,
-         by_epoch=True, begin=1, end=max_epochs,
-         convert_to_iter_based=True),
-]
-train_cfg = dict(max_epochs=max_epochs, val_interval=1)
-auto_scale_lr = dict(base_batch_size=64)
+        }))
 default_hooks = dict(logger=dict(interval=100))
 randomness = dict(seed=0)

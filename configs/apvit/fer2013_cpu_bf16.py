@@ -27,15 +27,13 @@ optim_wrapper = dict(
     dtype='bfloat16',
     optimizer=dict(lr=5e-4))
 
+# fer2013_cpu.py's warm-up and cosine decay, over the 8 epochs that fit.
 max_epochs = 8
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - 1, eta_min=1e-5,
-         by_epoch=True, begin=1, end=max_epochs,
-         convert_to_iter_based=True),
+    _base_.param_scheduler[0],
+    dict(_base_.param_scheduler[1], T_max=max_epochs - 1, end=max_epochs),
 ]
-train_cfg = dict(max_epochs=max_epochs, val_interval=1)
+train_cfg = dict(max_epochs=max_epochs)
 # Validation and testing under bf16 autocast as well.
 val_cfg = dict(fp16=True)
 test_cfg = dict(fp16=True)

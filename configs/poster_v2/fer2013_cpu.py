@@ -45,7 +45,7 @@ model = dict(
             prefix='backbone.')),
     neck=dict(
         type='PosterV2Neck',
-        dims=(16, 32, 64),
+        in_channels=(16, 32, 64),
         landmark_channels=(64, 128, 512),  # 3x3 convs to dims (as 512->256)
         num_heads=(2, 4, 8),
         window_sizes=(16, 8, 4),  # one window per map, as POSTER V2
@@ -66,21 +66,16 @@ model = dict(
         topk=(1, )),
 )
 
+# APViT's CPU pipelines (configs/apvit/fer2013_cpu.py), at 64 px.
 train_pipeline = [
-    dict(type='LoadFERImage'),
-    dict(type='FERRandomRotate', prob=0.5, degree=10.),
-    dict(
-        type='RandomResizedCrop',
-        scale=input_size,
-        crop_ratio_range=(0.8, 1.0),
-        aspect_ratio_range=(1., 1.)),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='PackInputs'),
+    dict(step, scale=input_size)
+    if step['type'] == 'RandomResizedCrop' else step
+    for step in _base_.train_pipeline
 ]
 test_pipeline = [
-    dict(type='LoadFERImage'),
-    dict(type='Resize', scale=(input_size, input_size)),
-    dict(type='PackInputs'),
+    dict(step, scale=(input_size, input_size))
+    if step['type'] == 'Resize' else step
+    for step in _base_.test_pipeline
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
@@ -90,10 +85,7 @@ test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 # landmark network's forward costs as much as the rest of a step here).
 max_epochs = 6
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - 1, eta_min=1e-5,
-         by_epoch=True, begin=1, end=max_epochs,
-         convert_to_iter_based=True),
+    _base_.param_scheduler[0],
+    dict(_base_.param_scheduler[1], T_max=max_epochs - 1, end=max_epochs),
 ]
-train_cfg = dict(max_epochs=max_epochs, val_interval=1)
+train_cfg = dict(max_epochs=max_epochs)

@@ -6,8 +6,9 @@ from .categories import (AFFECTNET_CATEGORIES, AFFECTNET_CODES,
                          APVIT_RAFDB_CATEGORIES, CAERS_CATEGORIES,
                          CKPLUS_CATEGORIES, FER2013_CATEGORIES,
                          FERPLUS_CATEGORIES, JAFFE_CATEGORIES,
-                         RAFDB_CATEGORIES, SFEW_CATEGORIES,
-                         label_permutation)
+                         RAFDB_CATEGORIES, SFEW_CATEGORIES, ClassMatch,
+                         canonical_expression, label_permutation,
+                         match_classes)
 from .ckplus import CKPlus
 from .dataset_wrappers import ClassSubsetDataset
 from .face_landmarks import LANDMARK_CSV_HEADER, FaceLandmarkDataset
@@ -29,6 +30,7 @@ __all__ = [
     'BaseFERDataset', 'FERAnnotationError', 'FERSampleError', 'ann_source',
     'check_images_exist', 'require_dir', 'require_file', 'RAFDB_CATEGORIES',
     'APVIT_RAFDB_CATEGORIES', 'FER2013_CATEGORIES', 'label_permutation',
+    'ClassMatch', 'canonical_expression', 'match_classes',
     'RAFDB', 'FER2013', 'FERPlus', 'FERPLUS_CATEGORIES',
     'FERPLUS_LABEL_MODES', 'AffectNet', 'AFFECTNET_CATEGORIES',
     'AFFECTNET_CODES', 'CKPlus', 'CKPLUS_CATEGORIES', 'JAFFE',

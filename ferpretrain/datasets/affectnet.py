@@ -8,8 +8,8 @@ from mmengine.logging import MMLogger
 
 from ferpretrain.registry import DATASETS
 from .base_fer import (BaseFERDataset, annotation_error, ann_source,
-                       check_images_exist, open_label_file, require_dir,
-                       require_file)
+                       check_images_exist, int_in_range, open_label_file,
+                       require_dir, require_file)
 from .categories import AFFECTNET_CATEGORIES, AFFECTNET_CODES
 
 
@@ -138,13 +138,8 @@ class AffectNet(BaseFERDataset):
             ann_file = _SPLIT_FILES.get(split, '')
         metainfo = dict(kwargs.pop('metainfo', None) or {})
         metainfo['classes'] = AFFECTNET_CATEGORIES[:num_classes]
-        super().__init__(
-            data_root=data_root,
-            split=split,
-            ann_file=ann_file,
-            metainfo=metainfo,
-            data_prefix=img_dir,
-            **kwargs)
+        super().__init__(data_root=data_root, split=split, ann_file=ann_file,
+                         metainfo=metainfo, data_prefix=img_dir, **kwargs)
 
     def _parse_row(self, row: List[str], source: str) -> Optional[dict]:
         """Return the data info of ``row``, or None (counted) if excluded."""
@@ -169,11 +164,8 @@ class AffectNet(BaseFERDataset):
                 source, f'face box {tuple(box)} (x, y, w, h) of {rel_path} '
                 'is empty')
         expr = row[6].strip()
-        try:
-            code = int(expr)
-        except ValueError:
-            code = None
-        if code is None or not 0 <= code < len(AFFECTNET_CODES):
+        code = int_in_range(expr, 0, len(AFFECTNET_CODES) - 1)
+        if code is None:
             raise annotation_error(
                 source, f'expression {expr!r} of {rel_path} is not an '
                 f'integer in 0..{len(AFFECTNET_CODES) - 1}',
@@ -285,9 +277,7 @@ class AffectNet(BaseFERDataset):
 
     def extra_repr(self) -> List[str]:
         """The extra repr information of the dataset."""
-        lines = [
-            f'Root of dataset: \t{self.data_root}',
-            f'Split: \t{self.split}',
+        lines = super().extra_repr() + [
             f'Annotation file: \t{self.ann_file}',
             f'Images: \t{self.img_prefix}/<subDirectory_filePath>',
         ]

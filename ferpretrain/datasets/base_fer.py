@@ -15,7 +15,7 @@ errors:
 """
 import os
 import os.path as osp
-from typing import IO, List, Optional, Sequence, Union
+from typing import IO, Collection, List, Optional, Sequence, Union
 
 import numpy as np
 from mmengine.logging import MMLogger
@@ -115,12 +115,26 @@ def _suggest_subfolder(data_root: str, expected_rel: str) -> str:
     return ''
 
 
-def require_file(path: str,
-                 what: str,
-                 expected: str,
-                 hint: str,
-                 data_root: str = '',
-                 expected_rel: str = '') -> str:
+# kind -> (test for it, test for the other kind, state when it is the other)
+_PATH_KINDS = {
+    'file': (osp.isfile, osp.isdir, 'is a folder, not a file'),
+    'folder': (osp.isdir, osp.isfile, 'is a file, not a folder'),
+}
+
+
+def _require(kind: str, path: str, what: str, expected: str, hint: str,
+             data_root: str, expected_rel: str) -> str:
+    is_kind, is_other, other_state = _PATH_KINDS[kind]
+    if is_kind(path):
+        return path
+    state = other_state if is_other(path) else 'not found'
+    raise FileNotFoundError(
+        f'{what} {state}: {path}. Expected {expected}; {hint}.' +
+        _suggest_subfolder(data_root, expected_rel))
+
+
+def require_file(path: str, what: str, expected: str, hint: str,
+                 data_root: str = '', expected_rel: str = '') -> str:
     """Return ``path`` if it is a file, else raise a ``FileNotFoundError``
     that says what was expected and how to fix it.
 
@@ -136,28 +150,36 @@ def require_file(path: str,
             is suggested.
         expected_rel (str): ``path`` relative to ``data_root``.
     """
-    if osp.isfile(path):
-        return path
-    state = 'is a folder, not a file' if osp.isdir(path) else 'not found'
-    raise FileNotFoundError(
-        f'{what} {state}: {path}. Expected {expected}; {hint}.' +
-        _suggest_subfolder(data_root, expected_rel))
+    return _require('file', path, what, expected, hint, data_root,
+                    expected_rel)
 
 
-def require_dir(path: str,
-                what: str,
-                expected: str,
-                hint: str,
-                data_root: str = '',
-                expected_rel: str = '') -> str:
+def require_dir(path: str, what: str, expected: str, hint: str,
+                data_root: str = '', expected_rel: str = '') -> str:
     """Return ``path`` if it is a folder, else raise a ``FileNotFoundError``
     (same arguments as :func:`require_file`)."""
-    if osp.isdir(path):
-        return path
-    state = 'is a file, not a folder' if osp.isfile(path) else 'not found'
-    raise FileNotFoundError(
-        f'{what} {state}: {path}. Expected {expected}; {hint}.' +
-        _suggest_subfolder(data_root, expected_rel))
+    return _require('folder', path, what, expected, hint, data_root,
+                    expected_rel)
+
+
+def check_choice(owner: str, name: str, value, choices: Collection) -> None:
+    """Raise ``ValueError('<owner>: <name> must be one of (...), got
+    <value>.')`` unless ``value`` is in ``choices`` (a sequence, or a dict
+    whose keys are the choices)."""
+    if value not in choices:
+        raise ValueError(f'{owner}: {name} must be one of '
+                         f'{tuple(choices)}, got {value!r}.')
+
+
+def int_in_range(text: str, low: int, high: int) -> Optional[int]:
+    """``text`` as an integer in ``low..high`` (both included), or None if
+    it is not one: label codes are checked in one step, so that a caller
+    raises one message for both ways a code can be wrong."""
+    try:
+        value = int(text)
+    except ValueError:
+        return None
+    return value if low <= value <= high else None
 
 
 def check_images_exist(data_list: Sequence[dict], hint: str = '') -> None:
@@ -255,10 +277,7 @@ class BaseFERDataset(BaseDataset):
         # set by filter_data(): every sample's size was checked at load
         self._image_sizes_checked = False
         if self.SPLITS:
-            if split not in self.SPLITS:
-                raise ValueError(
-                    f'{type(self).__name__}: split must be one of '
-                    f'{tuple(self.SPLITS)}, got {split!r}.')
+            check_choice(type(self).__name__, 'split', split, self.SPLITS)
             if test_mode and self._split_is_training_data(split):
                 MMLogger.get_current_instance().warning(
                     f'{type(self).__name__}: split={split!r} with '
@@ -323,6 +342,14 @@ class BaseFERDataset(BaseDataset):
         return (f'{type(self).__name__}: sample {idx} failed in the '
                 f'pipeline: image {image} (annotation {source}): '
                 f'{type(err).__name__}: {err}')
+
+    def extra_repr(self) -> List[str]:
+        """Where the dataset is and which split; datasets add the files
+        they read."""
+        lines = [f'Root of dataset: \t{self.data_root}']
+        if self.split is not None:
+            lines.append(f'Split: \t{self.split}')
+        return lines
 
     def class_counts(self) -> List[int]:
         """Number of samples of each class, in ``METAINFO['classes']``

@@ -6,8 +6,8 @@ from typing import Dict, List, Optional, Sequence, Union
 import numpy as np
 from mmengine.logging import MMLogger
 
-from ferpretrain.evaluation.cross_dataset import match_classes
 from ferpretrain.registry import DATASETS
+from .categories import match_classes
 
 
 @DATASETS.register_module()
@@ -28,7 +28,7 @@ class ClassSubsetDataset:
         model_classes (Sequence[str], optional): Instead of ``classes``:
             keep the classes a model with these classes can predict, matched
             by name as in cross-dataset evaluation
-            (:func:`ferpretrain.evaluation.match_classes`).
+            (:func:`ferpretrain.datasets.match_classes`).
         class_map (dict[str, str], optional): Explicit ``{dataset class:
             model class}`` pairs for ``model_classes``. Defaults to None.
         lazy_init (bool): Defer the filtering to :meth:`full_init`. Defaults

@@ -11,8 +11,8 @@ from mmengine.logging import MMLogger
 
 from ferpretrain.registry import DATASETS
 from .base_fer import (BaseFERDataset, _suggest_subfolder, ann_source,
-                       annotation_error, check_broken_link, is_os_junk,
-                       open_label_file, require_dir)
+                       annotation_error, check_broken_link, int_in_range,
+                       is_os_junk, open_label_file, require_dir)
 from .categories import FER2013_CATEGORIES
 
 _IMG_SIZE = 48
@@ -285,11 +285,8 @@ class FER2013(BaseFERDataset):
                 source, f'unknown Usage {usage!r}',
                 f'expected one of {tuple(_USAGE_TO_SPLIT)}')
         emotion = row[col['emotion']].strip()
-        try:
-            label = int(emotion)
-        except ValueError:
-            label = None
-        if label is None or not 0 <= label < len(FER2013_CATEGORIES):
+        label = int_in_range(emotion, 0, len(FER2013_CATEGORIES) - 1)
+        if label is None:
             raise annotation_error(
                 source, f'emotion {emotion!r} is not an integer in 0..6',
                 f'codes 0..6 = {", ".join(FER2013_CATEGORIES)}')

@@ -267,8 +267,6 @@ class FERFolder(BaseFERDataset):
 
     def extra_repr(self) -> List[str]:
         """The extra repr information of the dataset."""
-        return [
-            f'Root of dataset: \t{self.data_root}',
-            f'Split: \t{self.split}',
-            f'Images: \t{self.img_prefix}/<class>/<image>',
+        return super().extra_repr() + [
+            f'Images: \t{self.img_prefix}/<class>/<image>'
         ]

@@ -8,8 +8,8 @@ from mmengine.logging import MMLogger
 
 from ferpretrain.registry import DATASETS
 from .base_fer import (BaseFERDataset, annotation_error, ann_source,
-                       check_images_exist, open_label_file, require_dir,
-                       require_file)
+                       check_choice, check_images_exist, open_label_file,
+                       require_dir, require_file)
 from .categories import FERPLUS_CATEGORIES
 
 #: The 10 vote columns of ``label.csv`` (after the name and the face box).
@@ -263,12 +263,9 @@ class FERPlus(BaseFERDataset):
                  label_mode: str = 'majority',
                  check_images: bool = True,
                  **kwargs):
-        if label_mode not in FERPLUS_LABEL_MODES:
-            raise ValueError(f'FERPlus: label_mode must be one of '
-                             f'{FERPLUS_LABEL_MODES}, got {label_mode!r}.')
-        if split not in FERPLUS_SPLIT_FOLDERS:
-            raise ValueError(f'FERPlus: split must be one of '
-                             f'{tuple(FERPLUS_SPLIT_FOLDERS)}, got {split!r}.')
+        check_choice('FERPlus', 'label_mode', label_mode,
+                     FERPLUS_LABEL_MODES)
+        check_choice('FERPlus', 'split', split, FERPLUS_SPLIT_FOLDERS)
         self.label_mode = label_mode
         self.check_images = check_images
         folder = FERPLUS_SPLIT_FOLDERS[split]
@@ -398,9 +395,7 @@ class FERPlus(BaseFERDataset):
         mode = self.effective_label_mode
         if mode != self.label_mode:
             mode += f' (test_mode; label_mode={self.label_mode!r})'
-        return [
-            f'Root of dataset: \t{self.data_root}',
-            f'Split: \t{self.split}',
+        return super().extra_repr() + [
             f'Label file: \t{self.ann_file}',
             f'Label mode: \t{mode}',
         ]

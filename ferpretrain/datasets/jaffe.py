@@ -5,13 +5,12 @@ from typing import List, Optional
 
 from ferpretrain.registry import DATASETS
 from .base_fer import (BaseFERDataset, annotation_error, check_broken_link,
-                       is_os_junk, require_dir)
+                       check_choice, is_os_junk, require_dir)
 from .categories import JAFFE_CATEGORIES, JAFFE_CODES
 from .subject_split import leave_one_subject_out, subject_kfold
 
 # KA.AN1.39.tiff: subject, expression code + take, running id
 _NAME = re.compile(r'^([A-Za-z]{2})\.([A-Za-z]{2})(\d+)\.(\d+)\.(?i:tiff?)$')
-_PROTOCOLS = (None, 'loso', 'kfold')
 
 
 def _is_ignored(name: str) -> bool:
@@ -83,6 +82,7 @@ class JAFFE(BaseFERDataset):
 
     METAINFO = {'classes': JAFFE_CATEGORIES}
     SPLITS = ('train', 'test')
+    PROTOCOLS = (None, 'loso', 'kfold')
 
     def __init__(self,
                  data_root: str,
@@ -93,9 +93,7 @@ class JAFFE(BaseFERDataset):
                  fold: int = 0,
                  seed: int = 0,
                  **kwargs):
-        if protocol not in _PROTOCOLS:
-            raise ValueError(f'JAFFE: protocol must be one of {_PROTOCOLS}, '
-                             f'got {protocol!r}.')
+        check_choice('JAFFE', 'protocol', protocol, self.PROTOCOLS)
         if protocol == 'loso' and not test_subject:
             raise ValueError("JAFFE: protocol='loso' needs test_subject "
                              "(e.g. 'KA').")

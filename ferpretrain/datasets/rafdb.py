@@ -4,8 +4,8 @@ from typing import List, Optional
 
 from ferpretrain.registry import DATASETS
 from .base_fer import (BaseFERDataset, annotation_error, ann_source,
-                       check_images_exist, open_label_file, require_dir,
-                       require_file)
+                       check_choice, check_images_exist, int_in_range,
+                       open_label_file, require_dir, require_file)
 from .categories import RAFDB_CATEGORIES
 
 # image_type -> (folder under data_root, suffix replacing '.jpg' of a name)
@@ -116,9 +116,7 @@ class RAFDB(BaseFERDataset):
                  img_dir: Optional[str] = None,
                  img_suffix: Optional[str] = None,
                  **kwargs):
-        if image_type not in _IMAGE_TYPES:
-            raise ValueError(f'RAFDB: image_type must be one of '
-                             f'{tuple(_IMAGE_TYPES)}, got {image_type!r}.')
+        check_choice('RAFDB', 'image_type', image_type, _IMAGE_TYPES)
         default_dir, default_suffix = _IMAGE_TYPES[image_type]
         self.image_type = image_type
         self.img_suffix = default_suffix if img_suffix is None else img_suffix
@@ -174,11 +172,8 @@ class RAFDB(BaseFERDataset):
                         f'{line.strip()!r}',
                         'restore the line from the official label file')
                 name, label = fields
-                try:
-                    code = int(label)
-                except ValueError:
-                    code = None
-                if code is None or not 1 <= code <= num_classes:
+                code = int_in_range(label, 1, num_classes)
+                if code is None:
                     raise annotation_error(
                         source, f'label {label!r} of {name} is not an '
                         f'integer in 1..{num_classes}',
@@ -215,9 +210,7 @@ class RAFDB(BaseFERDataset):
 
     def extra_repr(self) -> List[str]:
         """The extra repr information of the dataset."""
-        return [
-            f'Root of dataset: \t{self.data_root}',
-            f'Split: \t{self.split}',
+        return super().extra_repr() + [
             f'Label file: \t{self.ann_file}',
             f'Images: \t{self.img_prefix}/<name>{self.img_suffix}',
         ]

@@ -4,7 +4,7 @@ import os.path as osp
 from typing import Dict
 
 from ferpretrain.registry import DATASETS
-from .base_fer import require_dir
+from .base_fer import check_choice, require_dir
 from .categories import CAERS_CATEGORIES, SFEW_CATEGORIES
 from .fer_folder import FERFolder
 
@@ -21,9 +21,7 @@ class _FixedClassFolder(FERFolder):
 
     def __init__(self, data_root: str, split: str = 'train', **kwargs):
         name = type(self).__name__
-        if split not in self.SPLIT_DIRS:
-            raise ValueError(f'{name}: split must be one of '
-                             f'{tuple(self.SPLIT_DIRS)}, got {split!r}.')
+        check_choice(name, 'split', split, self.SPLIT_DIRS)
         want = self.SPLIT_DIRS[split]
         layout = (f"<data_root>/{want}/<Class>/*.png with classes "
                   f"{' '.join(self.METAINFO['classes'])}")
@@ -71,7 +69,8 @@ class SFEW(_FixedClassFolder):
 
     Args:
         data_root (str): The folder holding ``Train/`` and ``Val/``.
-        split (str): ``'train'`` or ``'val'``. Defaults to ``'train'``.
+        split (str): ``'train'`` or ``'val'`` (``'test'`` raises: its
+            labels are not public). Defaults to ``'train'``.
         **kwargs: Other arguments of :class:`FERFolder` (pipeline,
             test_mode, ...).
     """
@@ -102,7 +101,9 @@ class CAERS(_FixedClassFolder):
         │   │   └── *.png
         │   └── Disgust Fear Happy Neutral Sad Surprise
         └── test
-            └── Anger ... Surprise
+            ├── Anger
+            │   └── *.png
+            └── Disgust Fear Happy Neutral Sad Surprise
 
     Labels 0..6 = ``('Anger', 'Disgust', 'Fear', 'Happy', 'Neutral', 'Sad',
     'Surprise')`` (:data:`CAERS_CATEGORIES`), mapped from folder names

@@ -270,19 +270,17 @@ def _sample_identity(rng: np.random.Generator) -> dict:
     return idn
 
 
-# Canonical (neutral) expression parameters and their per-sample noise.
-_NEUTRAL = dict(
-    brow_raise=0.0, brow_inner=0.0, brow_outer=0.0, brow_arch=0.012,
-    brow_pull=0.0, eye_open=1.0, eye_smile=0.0, lid_slant=0.0,
-    mouth_curve=0.0, mouth_width=1.0, open_u=0.0, open_l=0.0,
-    lip_thick=1.0, snarl=0.0, nose_wrinkle=0.0, forehead=0.0,
-    nasolabial=0.0, frown=0.0)
-_NOISE = dict(
-    brow_raise=0.005, brow_inner=0.004, brow_outer=0.004, brow_arch=0.004,
-    brow_pull=0.003, eye_open=0.08, eye_smile=0.05, lid_slant=0.1,
-    mouth_curve=0.006, mouth_width=0.06, open_u=0.0015, open_l=0.0025,
-    lip_thick=0.1, snarl=0.04, nose_wrinkle=0.06, forehead=0.06,
-    nasolabial=0.06, frown=0.06)
+# Expression parameters: (canonical (neutral) value, per-sample noise), by
+# region. One table, so that no parameter can have a value but no noise.
+_NEUTRAL_AND_NOISE = dict(
+    brow_raise=(0.0, 0.005), brow_inner=(0.0, 0.004),
+    brow_outer=(0.0, 0.004), brow_arch=(0.012, 0.004),
+    brow_pull=(0.0, 0.003),
+    eye_open=(1.0, 0.08), eye_smile=(0.0, 0.05), lid_slant=(0.0, 0.1),
+    mouth_curve=(0.0, 0.006), mouth_width=(1.0, 0.06),
+    open_u=(0.0, 0.0015), open_l=(0.0, 0.0025), lip_thick=(1.0, 0.1),
+    snarl=(0.0, 0.04), nose_wrinkle=(0.0, 0.06), forehead=(0.0, 0.06),
+    nasolabial=(0.0, 0.06), frown=(0.0, 0.06))
 # Change from neutral at full intensity.
 _DELTAS = {
     'Surprise': dict(brow_raise=0.042, brow_inner=0.008, brow_arch=0.018,
@@ -341,9 +339,9 @@ def _sample_expression(expression: str, rng: np.random.Generator) -> dict:
         p['teeth'] = 'both'  # bared, clenched teeth
     elif expression == 'Sadness' and rng.random() < 0.2:
         delta.update(open_u=0.002, open_l=0.006)
-    for key, base in _NEUTRAL.items():
+    for key, (base, noise) in _NEUTRAL_AND_NOISE.items():
         value = base + intensity * delta.get(key, 0.0)
-        value += rng.normal(0.0, _NOISE[key])
+        value += rng.normal(0.0, noise)
         if key in _NONNEG:
             value = max(0.0, value)
         p[key] = float(value)

@@ -1,33 +1,33 @@
-"""Utilities: safe checkpoint loading, CPU-distributed setup, face alignment,
-allocator settings for CPU training.
-
-Importing this package installs the safe local checkpoint loader into
-mmengine (see :mod:`ferpretrain.utils.checkpoint`), so every checkpoint load
-that goes through mmengine in a process that imported ferpretrain keeps
-``torch.load(weights_only=True)`` semantics and refuses foreign code.
-"""
+"""Utilities below every other layer: safe checkpoint reading, third-party
+checkpoint reading and conversion, user-facing errors, face alignment, and
+:func:`register_all_modules` (the one function that prepares a process to
+run ferpretrain; importing this package changes nothing outside it)."""
 from .checkpoint import (TRUSTED_CHECKPOINTS_ENV, UntrustedCheckpointError,
                          checkpoint_safe_globals, find_unsafe_globals,
                          get_checkpoint_safe_globals,
                          install_safe_checkpoint_loader,
                          is_trusted_checkpoint, load_checkpoint_file,
                          load_from_local, trust_checkpoint)
-from .dist import setup_cpu_distributed
 from .face_alignment import (FIVE_POINT_TEMPLATE, AlignmentResult,
                              FaceAligner, FaceBox, UnreadableImageError,
                              estimate_similarity, five_point_model_path,
                              read_image, transform_points, warp_image)
-from .malloc import MALLOC_ENV, tune_malloc
-
-install_safe_checkpoint_loader()
+from .setup_env import register_all_modules
 
 __all__ = [
     'TRUSTED_CHECKPOINTS_ENV', 'UntrustedCheckpointError',
     'checkpoint_safe_globals', 'find_unsafe_globals',
     'get_checkpoint_safe_globals', 'install_safe_checkpoint_loader',
     'is_trusted_checkpoint', 'load_checkpoint_file', 'load_from_local',
-    'trust_checkpoint', 'setup_cpu_distributed', 'FIVE_POINT_TEMPLATE',
-    'AlignmentResult', 'FaceAligner', 'FaceBox', 'UnreadableImageError',
-    'estimate_similarity', 'five_point_model_path', 'read_image',
-    'transform_points', 'warp_image', 'MALLOC_ENV', 'tune_malloc'
+    'trust_checkpoint', 'FIVE_POINT_TEMPLATE', 'AlignmentResult',
+    'FaceAligner', 'FaceBox', 'UnreadableImageError', 'estimate_similarity',
+    'five_point_model_path', 'read_image', 'transform_points', 'warp_image',
+    'register_all_modules'
 ]
+
+
+def __getattr__(name):
+    # setup_cpu_distributed, tune_malloc and MALLOC_ENV moved to
+    # ferpretrain.engine; the old path warns and keeps working.
+    from ferpretrain._moved import moved_attribute
+    return moved_attribute(__name__, name)

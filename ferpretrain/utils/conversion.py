@@ -1,9 +1,10 @@
 """The steps every checkpoint converter shares, so they all behave alike.
 
-A converter in ``tools/model_converters/`` is thin: it reads the file
+A converter in ``tools/model_converters/`` is thin: it declares itself
+once (:class:`Converter`: its name, model, releases), reads the file
 (:mod:`ferpretrain.utils.foreign_checkpoint`), applies its model family's
 key rules (which live beside the model), and hands a :class:`Conversion` to
-:func:`finish_conversion`, which
+:func:`finish_conversion` (:meth:`Converter.finish`), which
 
 1. refuses keys no rule knows, unless ``--allow-unknown``;
 2. builds the model of the matching config (the release's, or
@@ -40,7 +41,8 @@ from .errors import CheckpointError, CheckpointMismatchError, ConfigError
 from .foreign_checkpoint import group_keys
 
 __all__ = [
-    'Release', 'Conversion', 'converter_parser', 'resolve_classes',
+    'Release', 'Conversion', 'Converter', 'converter_parser',
+    'resolve_classes',
     'read_source', 'head_classes',
     'check_destination', 'finish_conversion', 'build_config_model',
     'load_config',
@@ -97,6 +99,61 @@ class Conversion:
     added: Dict[str, List[str]] = field(default_factory=dict)
     cfg_options: Dict[str, Any] = field(default_factory=dict)
     notes: List[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Converter:
+    """Who a converter is, declared once at the top of its tool: the steps
+    below then need only what differs from run to run.
+
+    Attributes:
+        name (str): The tool's name, stored in ``meta.converter``; the
+            tool's file (``__file__``) stands for its name without
+            ``.py``.
+        model (str): The model's name, for messages (``'POSTER V2'``).
+        source (str): What SRC is, for ``--help``.
+        releases (tuple[Release]): The published files it knows.
+        config (str, optional): The config the output is checked against
+            when no release names one; defaults to the first release's.
+        classes (bool): Whether the model has classes (``--dataset`` /
+            ``--classes``).
+    """
+    name: str
+    model: str
+    source: str
+    releases: tuple = ()
+    config: Optional[str] = None
+    classes: bool = True
+
+    def __post_init__(self):
+        if self.name.endswith('.py'):
+            # Frozen: the file name becomes the tool's name once, here.
+            object.__setattr__(self, 'name',
+                               osp.splitext(osp.basename(self.name))[0])
+
+    def parser(self, doc: str) -> argparse.ArgumentParser:
+        """:func:`converter_parser` of this converter."""
+        return converter_parser(doc.split('\n')[0], self.source,
+                                self.releases, self.classes)
+
+    def head_classes(self, args: argparse.Namespace,
+                     state_dict: Dict[str, Any], official_head: str,
+                     head_key: str = 'head.fc.weight') -> tuple:
+        """:func:`head_classes` with this converter's releases."""
+        return head_classes(args, state_dict, self.releases, self.model,
+                            official_head, head_key)
+
+    def finish(self, args: argparse.Namespace, conversion: Conversion,
+               head: tuple = (None, None), config: Optional[str] = None,
+               **kwargs) -> None:
+        """:func:`finish_conversion` with the ``(classes, release)`` of
+        :meth:`head_classes`; ``config`` defaults to the release's, else
+        :attr:`config`."""
+        classes, release = head
+        config = config or (release or self).config or \
+            self.releases[0].config
+        finish_conversion(args, conversion, self.name, self.model, config,
+                          classes=classes, release=release, **kwargs)
 
 
 def converter_parser(description: str,

@@ -351,6 +351,18 @@ def _require_int(name: str, value, minimum: int) -> None:
                          f'got {value!r}')
 
 
+def _require_fraction(name: str, value) -> None:
+    if not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise ValueError(f'FaceAligner: {name} must be in (0, 1), '
+                         f'got {value!r}')
+
+
+def _require_choice(name: str, value, choices: Tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f'FaceAligner: {name} must be one of '
+                         f'{choices}, got {value!r}')
+
+
 class FaceAligner:
     """Detect faces, locate dlib's 5 landmarks, warp onto a template.
 
@@ -389,14 +401,9 @@ class FaceAligner:
                  predictor_path: Optional[str] = None):
         _require_int('size', size, 8)
         _require_int('upsample', upsample, 0)
-        for name, value in (('face_scale', face_scale), ('eye_line',
-                                                         eye_line)):
-            if not isinstance(value, (int, float)) or not 0 < value < 1:
-                raise ValueError(f'FaceAligner: {name} must be in (0, 1), '
-                                 f'got {value!r}')
-        if multi_face not in MULTI_FACE_POLICIES:
-            raise ValueError(f'FaceAligner: multi_face must be one of '
-                             f'{MULTI_FACE_POLICIES}, got {multi_face!r}')
+        _require_fraction('face_scale', face_scale)
+        _require_fraction('eye_line', eye_line)
+        _require_choice('multi_face', multi_face, MULTI_FACE_POLICIES)
         self.size = size
         self.face_scale = float(face_scale)
         self.eye_line = float(eye_line)

@@ -4,9 +4,8 @@ import os.path as osp
 import pytest
 import torch
 
-from ferpretrain.datasets import (APVIT_RAFDB_CATEGORIES, RAFDB,
-                                  RAFDB_CATEGORIES, FERAnnotationError,
-                                  FERSampleError, label_permutation)
+from ferpretrain.datasets import (RAFDB, RAFDB_CATEGORIES, FERAnnotationError,
+                                  FERSampleError)
 from ferpretrain.registry import DATASETS
 
 LABEL_FILE = 'list_patition_label.txt'
@@ -20,25 +19,6 @@ def _line_of(root, name):
             if line.split()[0] == name:
                 return i
     raise AssertionError(name)
-
-
-# ---------------------------------------------------------------- classes
-def test_categories_and_permutation():
-    assert RAFDB_CATEGORIES[0] == 'Surprise'
-    assert RAFDB_CATEGORIES[6] == 'Neutral'
-    perm = label_permutation(APVIT_RAFDB_CATEGORIES, RAFDB_CATEGORIES)
-    assert [APVIT_RAFDB_CATEGORIES[i] for i in perm] == \
-        list(RAFDB_CATEGORIES)
-    assert perm == [5, 2, 1, 4, 3, 0, 6]
-    # the inverse maps back
-    inv = label_permutation(RAFDB_CATEGORIES, APVIT_RAFDB_CATEGORIES)
-    assert [perm[i] for i in inv] == list(range(7))
-
-    with pytest.raises(ValueError, match='Contempt'):
-        label_permutation(RAFDB_CATEGORIES,
-                          RAFDB_CATEGORIES[:6] + ('Contempt', ))
-    with pytest.raises(ValueError, match='duplicated'):
-        label_permutation(RAFDB_CATEGORIES, RAFDB_CATEGORIES + ('Fear', ))
 
 
 # ---------------------------------------------------------- normal loading

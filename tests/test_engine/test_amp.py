@@ -170,15 +170,12 @@ def test_train_amp_flag_really_trains_in_bf16(tmp_path):
     """``tools/train.py --amp`` as a user runs it: the optimizer wrapper the
     config ends up with runs the forward under bf16 autocast (and without
     the flag, in float32)."""
-    import importlib.util
     import sys
 
     from mmengine.optim import build_optim_wrapper
     sys.path.insert(0, osp.join(REPO, 'tests', 'test_tools'))
-    from tool_helpers import TRAIN_PY, write_config
-    spec = importlib.util.spec_from_file_location('train_tool', TRAIN_PY)
-    train = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(train)
+    from tool_helpers import TRAIN_PY, load_tool, write_config
+    train = load_tool(TRAIN_PY, 'train_tool')
     config = write_config(tmp_path / 'tiny.py', tmp_path)
 
     def forward_dtypes(*flags):

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from ferpretrain.models.necks.pooling_vit import PoolingAttention
-from ferpretrain.models.utils import (MultiHeadSelfAttentionDropping,
-                                      WindowCrossAttention)
+from ferpretrain.models.classifiers.poster_v2 import WindowCrossAttention
+from ferpretrain.models.utils import MultiHeadSelfAttentionDropping
 
 
 def heads_of(x, num_heads):
@@ -47,7 +47,8 @@ def test_pooling_attention_head_dropping_acts_on_fused_heads():
 
 def test_window_cross_attention_with_bias_matches_explicit():
     torch.manual_seed(0)
-    attn = WindowCrossAttention(dim=16, num_heads=4, window_size=3).eval()
+    attn = WindowCrossAttention(
+        embed_dims=16, num_heads=4, window_size=3).eval()
     with torch.no_grad():
         attn.relative_position_bias_table.normal_()
     x = torch.randn(4, 9, 16)  # 2 samples x 2 windows

@@ -13,7 +13,6 @@ logits with the official ones, re-ordered by class name: norm-relative
 difference below 1e-4 and the same arg-max. A wrongly wired layer, a
 missing parameter or a wrong head order fails here.
 """
-import importlib.util
 import json
 import math
 import os.path as osp
@@ -27,6 +26,9 @@ import torch
 from ferpretrain.utils.conversion import build_config_model
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.join(REPO, 'tests', 'test_tools'))
+from tool_helpers import load_tool  # noqa: E402
+
 GOLDEN = osp.join(REPO, 'tests', 'data', 'golden', 'official_logits.json')
 CONVERTERS = osp.join(REPO, 'tools', 'model_converters')
 
@@ -128,10 +130,7 @@ def write_release(entry, path, kind):
 
 
 def run_converter(script, *args):
-    spec = importlib.util.spec_from_file_location(
-        script[:-3], osp.join(CONVERTERS, script))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_tool(osp.join(CONVERTERS, script), script[:-3])
     module.main([str(a) for a in args])
 
 

@@ -15,8 +15,9 @@ from mmengine.config import Config
 
 from ferpretrain.analysis import get_model_complexity
 from ferpretrain.models.classifiers import POSTER_ARCH_DEPTHS, PosterNeck
-from ferpretrain.models.utils import (CrossAttention, CrossFusionBlock,
-                                      PyramidCrossFusion)
+from ferpretrain.models.classifiers.poster import (CrossAttention,
+                                                   CrossFusionBlock,
+                                                   PyramidCrossFusion)
 from ferpretrain.registry import MODELS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

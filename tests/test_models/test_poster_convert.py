@@ -7,7 +7,6 @@ in zczcwh/POSTER ``models/``), plus the keys of the never-run modules, with
 saves (``model_state_dict`` next to the optimizer state).
 """
 import copy
-import importlib.util
 import os.path as osp
 import re
 import sys
@@ -24,7 +23,8 @@ from ferpretrain.utils.errors import (CheckpointError,
                                       CheckpointMismatchError, ConfigError)
 
 sys.path.insert(0, osp.join(osp.dirname(osp.dirname(__file__)), 'test_tools'))
-from tool_helpers import REPO_ROOT, explain, run_python  # noqa: E402
+from tool_helpers import (REPO_ROOT, explain, load_tool,  # noqa: E402
+                          run_python)
 
 CONFIG = osp.join(REPO_ROOT, 'configs', '_base_', 'models',
                   'poster_ir50_mfn.py')
@@ -173,9 +173,7 @@ def test_converter_cli_round_trip(tmp_path, model_cfg):
 
 
 def converter_main(*args):
-    spec = importlib.util.spec_from_file_location('poster_cli', CONVERTER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_tool(CONVERTER, 'poster_cli')
     return module.main([str(a) for a in args])
 
 

@@ -16,8 +16,9 @@ import torch
 from mmengine.config import Config
 
 from ferpretrain.analysis import get_model_complexity
-from ferpretrain.models.utils import (SEBlock, WindowCrossAttention,
-                                      WindowCrossAttentionBlock)
+from ferpretrain.models.classifiers.poster_v2 import (
+    WindowCrossAttention, WindowCrossAttentionBlock)
+from ferpretrain.models.utils import SEBlock
 from ferpretrain.registry import MODELS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -73,7 +74,7 @@ def test_poster_v2_landmark_branch_stays_frozen(poster_v2):
 
 def test_window_cross_attention_does_not_project_queries():
     torch.manual_seed(0)
-    attn = WindowCrossAttention(dim=8, num_heads=2, window_size=3)
+    attn = WindowCrossAttention(embed_dims=8, num_heads=2, window_size=3)
     # No query projection: the key/value linear is 8 -> 16.
     assert attn.qkv.weight.shape == (16, 8)
     assert attn.relative_position_bias_table.shape == (25, 2)
@@ -102,7 +103,7 @@ def test_window_cross_attention_does_not_project_queries():
 
 
 def test_window_cross_attention_block_layer_scale_and_windows():
-    block = WindowCrossAttentionBlock(dim=8, num_heads=2, window_size=3)
+    block = WindowCrossAttentionBlock(embed_dims=8, num_heads=2, window_size=3)
     assert torch.all(block.gamma1 == 1e-5) and torch.all(block.gamma2 == 1e-5)
     x, q = torch.randn(2, 8, 6, 6), torch.randn(2, 8, 3, 3)
     assert block(x, q).shape == (2, 8, 6, 6)  # 4 windows share the query
@@ -133,7 +134,7 @@ def test_relative_position_index_literal_values():
     """Swin's convention, written out: entry (i, j) is
     ``(dy + w - 1) * (2w - 1) + (dx + w - 1)`` for the offset of query i
     from key j; swapped axes or a wrong offset change these numbers."""
-    from ferpretrain.models.utils.cross_attention import \
+    from ferpretrain.models.classifiers.poster_v2 import \
         relative_position_index
     assert relative_position_index(2).tolist() == [[4, 3, 1, 0],
                                                    [5, 4, 2, 1],

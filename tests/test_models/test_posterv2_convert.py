@@ -8,7 +8,6 @@ prefix. It is saved like the authors' ``main.py`` does, next to a
 ``RecorderMeter`` pickled from ``__main__``.
 """
 import copy
-import importlib.util
 import os
 import os.path as osp
 import re
@@ -28,11 +27,12 @@ from ferpretrain.utils.errors import (CheckpointError,
 from ferpretrain.utils.foreign_checkpoint import OpaquePickledObject
 from ferpretrain.utils.foreign_checkpoint import \
     read_torch_release as load_posterv2_release
-from ferpretrain.models.utils.cross_attention import relative_position_index
+from ferpretrain.models.classifiers.poster_v2 import relative_position_index
 from ferpretrain.registry import MODELS
 
 sys.path.insert(0, osp.join(osp.dirname(osp.dirname(__file__)), 'test_tools'))
-from tool_helpers import REPO_ROOT, explain, run_python  # noqa: E402
+from tool_helpers import (REPO_ROOT, explain, load_tool,  # noqa: E402
+                          run_python)
 
 CONFIG = osp.join(REPO_ROOT, 'configs', '_base_', 'models', 'poster_v2.py')
 CONVERTER = osp.join(REPO_ROOT, 'tools', 'model_converters',
@@ -156,7 +156,7 @@ def small_cfg(model_cfg):
     """
     cfg = copy.deepcopy(model_cfg)
     cfg.backbone.stage_channels = (64, 128, 64, 64)
-    cfg.neck.dims = (64, 128, 64)
+    cfg.neck.in_channels = (64, 128, 64)
     cfg.neck.embed_dims = 64
     cfg.head.in_channels = 64
     return cfg
@@ -267,9 +267,7 @@ def test_converter_cli(tmp_path, reference, small_cfg):
 
 def converter_main(*args):
     """The CLI's ``main`` in-process (the refusals need no subprocess)."""
-    spec = importlib.util.spec_from_file_location('posterv2_cli', CONVERTER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_tool(CONVERTER, 'posterv2_cli')
     return module.main([str(a) for a in args])
 
 

@@ -6,7 +6,6 @@ Most runs call the tool's ``main(argv)`` in this process; one uses worker
 processes and one runs the script as a subprocess.
 """
 import csv
-import importlib.util
 import os
 import os.path as osp
 import subprocess
@@ -19,21 +18,15 @@ import skimage.data as skimage_data
 
 from ferpretrain.datasets import LANDMARK_CSV_HEADER, FaceLandmarkDataset
 from ferpretrain.datasets.transforms import flip_landmarks
+from ferpretrain.utils.face_alignment import five_point_model_path
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from tool_helpers import load_tool  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'dataset_converters', 'label_landmarks.py')
 
-
-def _load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    # Registered, so that worker processes find its functions by name.
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-tool = _load('label_landmarks_tool', TOOL)
+tool = load_tool(TOOL, 'label_landmarks_tool')
 
 
 def fer_face():
@@ -207,7 +200,7 @@ def test_input_errors(fer_root, tmp_path, capsys):
          tmp_path / 'nope.dat', expect=1)
     assert 'shape predictor not found' in capsys.readouterr().err
     # The 5-point model is a dlib predictor, but not the 68-point one.
-    five = tool.face_alignment().five_point_model_path()
+    five = five_point_model_path()
     _run(fer_root, '--out', tmp_path / 'a.csv', '--predictor', five,
          expect=1)
     assert 'a 5-point shape predictor' in capsys.readouterr().err

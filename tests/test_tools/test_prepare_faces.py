@@ -6,7 +6,6 @@ Most runs call the tool's ``main(argv)`` in this process (one import of
 ferpretrain for all); one runs the script as a subprocess.
 """
 import csv
-import importlib.util
 import os
 import os.path as osp
 import subprocess
@@ -19,23 +18,17 @@ import pytest
 from ferpretrain.datasets import JAFFE, RAFDB, CKPlus, FERFolder
 from ferpretrain.utils import FaceAligner
 
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from tool_helpers import load_tool  # noqa: E402
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'dataset_converters', 'prepare_faces.py')
 
-
-def _load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    # Registered, so that the worker processes find its functions by name.
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-tool = _load('prepare_faces_tool', TOOL)
+tool = load_tool(TOOL, 'prepare_faces_tool')
 # The face fixtures live with the library tests.
-faces = _load('face_alignment_fixtures',
-              osp.join(REPO, 'tests', 'test_utils', 'test_face_alignment.py'))
+faces = load_tool(
+    osp.join(REPO, 'tests', 'test_utils', 'test_face_alignment.py'),
+    'face_alignment_fixtures')
 
 
 def _run(*args, expect=0):

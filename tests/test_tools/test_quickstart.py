@@ -5,7 +5,6 @@ start hands the data root to the tools in a config it writes. These tests
 check that config and the commands built around it, without training (the
 full run is ``test_demo_end_to_end.py``).
 """
-import importlib.util
 import os.path as osp
 import sys
 
@@ -16,21 +15,13 @@ from ferpretrain.datasets.synthetic_faces import generate_synthetic_rafdb
 from ferpretrain.registry import DATASETS
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from tool_helpers import REPO_ROOT  # noqa: E402
-
-
-def _load_tool(name):
-    """Import ``tools/<name>.py`` as a module (the tools are scripts)."""
-    spec = importlib.util.spec_from_file_location(
-        f'_tool_{name}', osp.join(REPO_ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tool_helpers import REPO_ROOT, TRAIN_PY, load_tool  # noqa: E402
 
 
 @pytest.fixture(scope='module')
 def quickstart():
-    return _load_tool('quickstart')
+    return load_tool(osp.join(REPO_ROOT, 'tools', 'quickstart.py'),
+                     '_tool_quickstart')
 
 
 @pytest.fixture(scope='module')
@@ -62,7 +53,7 @@ def test_run_config_carries_the_data_root_unchanged(quickstart, spaced_demo,
 
 
 def test_commands_are_argument_lists(quickstart, tmp_path):
-    train_py = _load_tool('train')
+    train_py = load_tool(TRAIN_PY, '_tool_train')
     config = str(tmp_path / 'work dir' / 'quickstart_config.py')
     work_dir = str(tmp_path / 'work dir')
     cmd = quickstart.train_command('python', config, work_dir, epochs=2)

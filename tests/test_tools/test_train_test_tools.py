@@ -182,27 +182,9 @@ def test_train_argument_merging(project, tmp_path):
         train.merge_args(cfg, train.parse_args([config, '--auto-scale-lr']))
 
 
-def test_amp_keeps_sam_and_refuses_what_it_cannot_convert(project):
-    train = load_tool(TRAIN_PY, 'ferp_tools_train')
-    cfg = Config.fromfile(project[1])
-    cfg.optim_wrapper = dict(
-        type='SAMOptimWrapper', rho=0.05, optimizer=dict(type='Adam'))
-    train.configure_amp(cfg, 'bfloat16')
-    assert cfg.optim_wrapper.type == 'SAMOptimWrapper'
-    assert cfg.optim_wrapper.dtype == 'bfloat16'
-    with pytest.raises(ConfigError, match='float16 cannot be combined'):
-        train.configure_amp(cfg, 'float16')
-    cfg.optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1))
-    train.configure_amp(cfg, 'float16')
-    assert cfg.optim_wrapper.type == 'MixedPrecisionOptimWrapper'
-    assert cfg.optim_wrapper.loss_scale == 'dynamic'
-    cfg.optim_wrapper = dict(type='MyWrapper', optimizer=dict(type='SGD'))
-    with pytest.raises(ConfigError, match="'MyWrapper' has no known"):
-        train.configure_amp(cfg, 'bfloat16')
-
-
 def test_train_trust_checkpoint_names_resume_path(project, tmp_path,
                                                   monkeypatch):
+    from ferpretrain.engine import trust_named_checkpoints
     from ferpretrain.utils import TRUSTED_CHECKPOINTS_ENV
     monkeypatch.setenv(TRUSTED_CHECKPOINTS_ENV, '')
     train = load_tool(TRAIN_PY, 'ferp_tools_train')
@@ -210,7 +192,7 @@ def test_train_trust_checkpoint_names_resume_path(project, tmp_path,
     args = train.parse_args(
         [project[1], '--resume', str(ckpt), '--trust-checkpoint'])
     cfg = train.merge_args(Config.fromfile(project[1]), args)
-    train.trust_named_checkpoints(cfg)
+    trust_named_checkpoints(cfg)
     # Through the environment, so that torchrun children inherit it.
     assert os.environ[TRUSTED_CHECKPOINTS_ENV] == osp.realpath(ckpt)
 
@@ -367,7 +349,7 @@ def test_test_cross_dataset_maps_classes_by_name(project, trained,
 
 
 def test_test_data_keeps_the_model_pipeline(project, cross_data):
-    tool = load_tool(TEST_PY, 'ferpretrain_test_tool')
+    from ferpretrain.evaluation import use_test_data
     root, config = project
     for data_pipeline, expected in ((False, 'model'), (True, 'data')):
         cfg = Config.fromfile(config)
@@ -376,7 +358,7 @@ def test_test_data_keeps_the_model_pipeline(project, cross_data):
         data_cfg.test_dataloader.dataset.pipeline = [dict(type='data')]
         data_file = root / f'cross_{expected}.py'
         data_cfg.dump(str(data_file))
-        tool.use_test_data(cfg, str(data_file), data_pipeline)
+        use_test_data(cfg, str(data_file), data_pipeline)
         dataset = cfg.test_dataloader.dataset
         assert dataset.type == 'FERFolder'
         assert dataset.pipeline == [dict(type=expected)]
@@ -419,7 +401,7 @@ def test_test_cross_dataset_needs_class_names(project, trained, cross_data,
 # Distributed on CPU
 # ---------------------------------------------------------------------------
 def test_cpu_wrapper_cfg_keeps_config_choices():
-    from ferpretrain.utils.dist import _cpu_model_wrapper_cfg
+    from ferpretrain.engine.dist import _cpu_model_wrapper_cfg
     cfg = Config(dict(find_unused_parameters=True))
     assert _cpu_model_wrapper_cfg(cfg) == dict(
         type='MMDistributedDataParallel', device_ids=None,
@@ -432,7 +414,7 @@ def test_cpu_wrapper_cfg_keeps_config_choices():
 
 
 def test_no_launcher_changes_nothing():
-    from ferpretrain.utils import setup_cpu_distributed
+    from ferpretrain.engine import setup_cpu_distributed
     cfg = Config(dict(env_cfg=dict(dist_cfg=dict(backend='nccl'))))
     assert setup_cpu_distributed(cfg, 'none') is False
     assert cfg.env_cfg.dist_cfg.backend == 'nccl'

@@ -2,11 +2,11 @@
 
 Two subprocess runs (the 48-pixel TransFER CPU model with a checkpoint
 written here, and the untrained APViT CPU model) on synthetic faces in
-``tmp_path``; the untrained TransFER run, the error paths and the
-token-position bookkeeping call the tool's ``main`` in this process, which
-saves a Python start-up (~6 s) each. About 20 s on two cores.
+``tmp_path``; the untrained TransFER run and the error paths call the
+tool's ``main`` in this process, which saves a Python start-up (~6 s) each.
+About 20 s on two cores. The recorder (and its token-position bookkeeping)
+is tested in tests/test_analysis/test_attention.py.
 """
-import importlib.util
 import os
 import os.path as osp
 import sys
@@ -23,7 +23,8 @@ from ferpretrain.registry import MODELS
 from ferpretrain.utils import TRUSTED_CHECKPOINTS_ENV
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from tool_helpers import REPO_ROOT, explain, run_python  # noqa: E402
+from tool_helpers import (REPO_ROOT, explain, load_tool,  # noqa: E402
+                          run_python)
 
 TOOL = osp.join(REPO_ROOT, 'tools', 'visualization', 'vis_attention.py')
 TRANSFER = osp.join(REPO_ROOT, 'configs', 'transfer', 'fer2013_cpu.py')
@@ -35,10 +36,7 @@ STEMS = ('face', 'gradient')
 
 @pytest.fixture(scope='module')
 def vis_tool():
-    spec = importlib.util.spec_from_file_location('vis_attention', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(TOOL, 'vis_attention')
 
 
 @pytest.fixture(scope='module')
@@ -147,46 +145,6 @@ def test_apvit_has_no_lanets(images, tmp_path):
     assert kept.shape == (6, 6) and 0 < kept.sum() < 30
     assert (maps['cls_attention'][~kept] == 0).all()
     assert maps['cls_attention'].sum() == pytest.approx(1, abs=1e-5)
-
-
-def test_recovers_positions_of_pooled_tokens(vis_tool):
-    """The positions the recorder follows are the ones the tokens came
-    from: matched here exactly, token by token."""
-    torch.manual_seed(0)
-    model = build_model(APVIT)
-    vit = model.neck
-    seen = {}
-
-    def keep_io(name):
-
-        def hook(module, args, output):
-            seen[name] = (args[0][0], output[0])
-
-        return hook
-
-    handles = [vit.patch_pooling.register_forward_hook(keep_io('patch'))]
-    handles += [
-        block.token_pooling.register_forward_hook(keep_io(i))
-        for i, block in enumerate(vit.blocks)
-        if block.token_pooling is not None]
-    recorder = vis_tool.AttentionRecorder(model, block=-1)
-    with torch.no_grad(), recorder:
-        model(torch.rand(1, 3, 48, 48) * 255, mode='tensor')
-    for handle in handles:
-        handle.remove()
-
-    def source_index(before, after):
-        # Each kept token is an exact copy of one token before pooling.
-        return [int((before == t).all(dim=1).nonzero()[0]) for t in after]
-
-    positions = source_index(*seen['patch'])
-    for i in range(len(vit.blocks) - 1):  # pooling before the last block
-        if i in seen:
-            before, after = seen[i]
-            kept = source_index(before[1:], after[1:])
-            positions = [positions[k] for k in kept]
-    assert recorder.cls_positions[0].tolist() == positions
-    assert len(positions) < vit.num_patches
 
 
 def test_missing_checkpoint_is_named(vis_tool, images, tmp_path):

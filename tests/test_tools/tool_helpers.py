@@ -43,7 +43,8 @@ def write_image_folder(root, per_class=8, size=32, seed=0):
 CONFIG_TEMPLATE = '''\
 # A tiny classifier for the tool tests: mmpretrain components only.
 default_scope = 'mmpretrain'
-custom_imports = dict(imports=['ferpretrain'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['ferpretrain.plugin'], allow_failed_imports=False)
 
 data_root = {data_root!r}
 model = dict(
@@ -147,10 +148,17 @@ def run_python(script, *args, cwd, timeout=300, env=None):
 
 
 def load_tool(path, name):
-    """Import a tool script as a module (to call its ``main`` in-process)."""
+    """Import a tool script as module ``name`` (to call it in-process).
+
+    The one way the tests load a tool (the tools are scripts, not a
+    package). The module is registered in ``sys.modules`` first, as
+    importlib's recipe does, so that pickle finds its functions by name
+    (the worker processes of ``prepare_faces`` and ``label_landmarks``).
+    """
     import importlib.util
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 

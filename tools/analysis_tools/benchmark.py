@@ -23,7 +23,7 @@ JSON. The inputs are random tensors of the test pipeline's size, so the
 figures measure the model alone; ``--with-data`` draws real batches from
 the config's dataloaders instead (decoding and augmentation included).
 The allocator is set up as the training and test tools set it
-(``ferpretrain.utils.tune_malloc``); ``FERPRETRAIN_MALLOC=default`` measures
+(``ferpretrain.engine.tune_malloc``); ``FERPRETRAIN_MALLOC=default`` measures
 with glibc's own settings. ``--compile`` (or ``compile`` in the config)
 measures the model with its
 networks compiled (``ferpretrain.engine.compile_model``); the warm-up
@@ -224,7 +224,9 @@ def format_table(rows) -> str:
 
 def main(argv=None):
     args = parse_args(argv)
-    from ferpretrain.utils.malloc import tune_malloc
+    from ferpretrain.engine.malloc import tune_malloc
+    from ferpretrain.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
 
     # As tools/train.py and tools/test.py do, so the figures are theirs.
     _, malloc_msg = tune_malloc()

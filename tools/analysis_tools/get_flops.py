@@ -47,6 +47,8 @@ def parse_args():
 
 def main():
     args = parse_args()
+    from ferpretrain.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)

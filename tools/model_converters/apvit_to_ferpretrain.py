@@ -30,28 +30,28 @@ _REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if _REPO_ROOT not in sys.path:
     sys.path.append(_REPO_ROOT)
 
-from ferpretrain.datasets.categories import \
-    RELEASE_CLASS_ORDERS  # noqa: E402
-from ferpretrain.utils.conversion import Release  # noqa: E402
+from ferpretrain.datasets.categories import (  # noqa: E402
+    RAFDB_CATEGORIES, RELEASE_CLASS_ORDERS, label_permutation)
+from ferpretrain.models.necks.pooling_vit import \
+    convert_apvit_checkpoint  # noqa: E402
+from ferpretrain.utils import register_all_modules  # noqa: E402
+from ferpretrain.utils.conversion import (Conversion,  # noqa: E402
+                                          Converter, Release, read_source)
+from ferpretrain.utils.errors import run_tool  # noqa: E402
+from ferpretrain.utils.load_check import strip_prefix  # noqa: E402
 
 RELEASES = (Release('rafdb', 'RAF-DB', RELEASE_CLASS_ORDERS['apvit']['rafdb'],
                     'configs/apvit/raf.py',
                     'the official code re-maps the RAF-DB codes'), )
+CONVERTER = Converter(__file__, 'APViT', 'APViT checkpoint (.pth)', RELEASES)
 
 
 def main(argv=None):
-    from ferpretrain.datasets.categories import (RAFDB_CATEGORIES,
-                                                 label_permutation)
-    from ferpretrain.models.necks.pooling_vit import convert_apvit_checkpoint
-    from ferpretrain.utils import conversion as cv
-    from ferpretrain.utils.load_check import strip_prefix
-
-    args = cv.converter_parser(__doc__.split('\n')[0],
-                               'APViT checkpoint (.pth)',
-                               RELEASES).parse_args(argv)
-    state_dict, left_out = cv.read_source(args)
-    classes, release = cv.head_classes(args, strip_prefix(state_dict),
-                                       RELEASES, 'APViT', 'head.fc.weight')
+    register_all_modules(init_default_scope=False)
+    args = CONVERTER.parser(__doc__).parse_args(argv)
+    state_dict, left_out = read_source(args)
+    classes, release = CONVERTER.head_classes(args, strip_prefix(state_dict),
+                                              'head.fc.weight')
     notes, order = [], None
     if release is not None:
         order = label_permutation(classes, RAFDB_CATEGORIES)
@@ -59,21 +59,10 @@ def main(argv=None):
                      f'({", ".join(classes)}) to ferpretrain\'s RAF-DB order')
         classes = RAFDB_CATEGORIES
     converted, dropped, unknown = convert_apvit_checkpoint(state_dict, order)
-    cv.finish_conversion(
-        args,
-        cv.Conversion(
-            converted,
-            dropped=dropped,
-            unknown=unknown,
-            left_out=left_out,
-            notes=notes),
-        'apvit_to_ferpretrain',
-        'APViT',
-        RELEASES[0].config,
-        classes=classes,
-        release=release)
+    CONVERTER.finish(
+        args, Conversion(converted, dropped, unknown, left_out, notes=notes),
+        (classes, release))
 
 
 if __name__ == '__main__':
-    from ferpretrain.utils.errors import run_tool
     run_tool(main)

@@ -31,44 +31,47 @@ _REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if _REPO_ROOT not in sys.path:
     sys.path.append(_REPO_ROOT)
 
+from ferpretrain.models.backbones import \
+    convert_mobilefacenet_keys  # noqa: E402
+from ferpretrain.utils import register_all_modules  # noqa: E402
+from ferpretrain.utils.conversion import (Conversion,  # noqa: E402
+                                          Converter, read_source)
+from ferpretrain.utils.errors import run_tool  # noqa: E402
+
 CONFIG = 'configs/poster_v2/raf.py'
+# A landmark network has no classes.
+CONVERTER = Converter(
+    __file__, 'MobileFaceNet',
+    'MobileFaceNet checkpoint (mobilefacenet_model_best.pth.tar)',
+    config=CONFIG, classes=False)
 
 
 def main(argv=None):
-    from ferpretrain.models.backbones import convert_mobilefacenet_keys
-    from ferpretrain.utils import conversion as cv
-
-    parser = cv.converter_parser(
-        __doc__.split('\n')[0],
-        'MobileFaceNet checkpoint (mobilefacenet_model_best.pth.tar)',
-        classes=False)
+    register_all_modules(init_default_scope=False)
+    parser = CONVERTER.parser(__doc__)
     parser.add_argument(
         '--without-landmark-head',
         action='store_true',
         help='leave out the 136-output landmark regressor (the FER models '
         'use the feature maps only)')
     args = parser.parse_args(argv)
-    state_dict, left_out = cv.read_source(args)
+    state_dict, left_out = read_source(args)
     with_head = not args.without_landmark_head
     converted, dropped = convert_mobilefacenet_keys(
         state_dict, with_landmark_head=with_head)
-    cv.finish_conversion(
+    if dropped:
+        dropped = {
+            'output_layer (landmark regressor, --without-landmark-head)':
+            dropped
+        }
+    options = {'model.landmark_backbone.with_landmark_head': with_head}
+    CONVERTER.finish(
         args,
-        cv.Conversion(
-            converted,
-            dropped={'output_layer (landmark regressor, '
-                     '--without-landmark-head)': dropped} if dropped else {},
-            left_out=left_out,
-            cfg_options={
-                'model.landmark_backbone.with_landmark_head': with_head
-            }),
-        'mobilefacenet_to_ferpretrain',
-        'MobileFaceNet',
-        CONFIG,
+        Conversion(converted, dropped or {}, left_out=left_out,
+                   cfg_options=options),
         component='landmark_backbone',
         extra_meta=dict(with_landmark_head=with_head))
 
 
 if __name__ == '__main__':
-    from ferpretrain.utils.errors import run_tool
     run_tool(main)

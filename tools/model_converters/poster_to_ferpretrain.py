@@ -42,7 +42,13 @@ if _REPO_ROOT not in sys.path:
 
 from ferpretrain.datasets.categories import \
     RELEASE_CLASS_ORDERS  # noqa: E402
-from ferpretrain.utils.conversion import Release  # noqa: E402
+from ferpretrain.models.classifiers.poster import (  # noqa: E402
+    POSTER_ARCH_DEPTHS, convert_poster_checkpoint, poster_network_from_keys)
+from ferpretrain.utils import register_all_modules  # noqa: E402
+from ferpretrain.utils.conversion import (Conversion,  # noqa: E402
+                                          Converter, Release, load_config,
+                                          read_source)
+from ferpretrain.utils.errors import run_tool  # noqa: E402
 
 _ORDERS = RELEASE_CLASS_ORDERS['poster']
 _AFFECT = ('train_affect.py, emotion_hyp_affect.py (no token mixing); '
@@ -55,13 +61,12 @@ RELEASES = (
     Release('affectnet8', 'AffectNet-8', _ORDERS['affectnet8'],
             'configs/poster/affectnet8.py', _AFFECT),
 )
+CONVERTER = Converter(__file__, 'POSTER', 'POSTER checkpoint (.pth)', RELEASES)
 
 
 def network_options(config, network):
     """Config overrides (and notes) for a file whose network differs from
     the config's: another depth, or the other token-mixing variant."""
-    from ferpretrain.models.classifiers.poster import POSTER_ARCH_DEPTHS
-    from ferpretrain.utils.conversion import load_config
     neck = load_config(config).model.neck
     options, notes = {}, []
     depth = neck.get('depth') or POSTER_ARCH_DEPTHS[neck.get('arch',
@@ -85,43 +90,23 @@ def network_options(config, network):
 
 
 def main(argv=None):
-    from ferpretrain.models.classifiers.poster import (
-        convert_poster_checkpoint, poster_network_from_keys)
-    from ferpretrain.utils import conversion as cv
-
-    args = cv.converter_parser(__doc__.split('\n')[0],
-                               'POSTER checkpoint (.pth)',
-                               RELEASES).parse_args(argv)
-    state_dict, left_out = cv.read_source(args,
-                                          ('model_state_dict', 'state_dict'))
+    register_all_modules(init_default_scope=False)
+    args = CONVERTER.parser(__doc__).parse_args(argv)
+    state_dict, left_out = read_source(args,
+                                       ('model_state_dict', 'state_dict'))
     converted, dropped, unknown = convert_poster_checkpoint(state_dict)
-    classes, release = cv.head_classes(
-        args, converted, RELEASES, 'POSTER', 'head.linear.weight; for '
-        'POSTER V2 use posterv2_to_ferpretrain.py')
+    classes, release = CONVERTER.head_classes(
+        args, converted, 'head.linear.weight; for POSTER V2 use '
+        'posterv2_to_ferpretrain.py')
     network = poster_network_from_keys(converted)
-    if release is None:  # --classes: the config of the file's network
-        release = RELEASES[0] if network['token_mixing'] else RELEASES[1]
-        chosen = None
-    else:
-        chosen = release
-    config = args.config or release.config
+    # --classes: checked against the config of the file's network.
+    config = args.config or (release or RELEASES[
+        0 if network['token_mixing'] else 1]).config
     options, notes = network_options(config, network)
-    cv.finish_conversion(
-        args,
-        cv.Conversion(
-            converted,
-            dropped=dropped,
-            unknown=unknown,
-            left_out=left_out,
-            cfg_options=options,
-            notes=notes),
-        'poster_to_ferpretrain',
-        'POSTER',
-        config,
-        classes=classes,
-        release=chosen)
+    conversion = Conversion(converted, dropped, unknown, left_out,
+                            cfg_options=options, notes=notes)
+    CONVERTER.finish(args, conversion, (classes, release), config)
 
 
 if __name__ == '__main__':
-    from ferpretrain.utils.errors import run_tool
     run_tool(main)

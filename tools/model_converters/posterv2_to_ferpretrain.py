@@ -47,7 +47,12 @@ if _REPO_ROOT not in sys.path:
 
 from ferpretrain.datasets.categories import \
     RELEASE_CLASS_ORDERS  # noqa: E402
-from ferpretrain.utils.conversion import Release  # noqa: E402
+from ferpretrain.models.classifiers.poster_v2 import \
+    convert_posterv2_checkpoint  # noqa: E402
+from ferpretrain.utils import register_all_modules  # noqa: E402
+from ferpretrain.utils.conversion import (Conversion,  # noqa: E402
+                                          Converter, Release, read_source)
+from ferpretrain.utils.errors import run_tool  # noqa: E402
 
 _ORDERS = RELEASE_CLASS_ORDERS['poster_v2']
 RELEASES = (
@@ -62,32 +67,21 @@ RELEASES = (
     Release('caers', 'CAER-S', _ORDERS['caers'], 'configs/poster_v2/caers.py',
             'ImageFolder over folders named after the classes'),
 )
+CONVERTER = Converter(__file__, 'POSTER V2', 'POSTER V2 release (.pth)',
+                      RELEASES)
 
 
 def main(argv=None):
-    from ferpretrain.models.classifiers.poster_v2 import \
-        convert_posterv2_checkpoint
-    from ferpretrain.utils import conversion as cv
-
-    args = cv.converter_parser(__doc__.split('\n')[0],
-                               'POSTER V2 release (.pth)',
-                               RELEASES).parse_args(argv)
-    state_dict, left_out = cv.read_source(args)
+    register_all_modules(init_default_scope=False)
+    args = CONVERTER.parser(__doc__).parse_args(argv)
+    state_dict, left_out = read_source(args)
     converted, dropped, unknown = convert_posterv2_checkpoint(state_dict)
-    classes, release = cv.head_classes(
-        args, converted, RELEASES, 'POSTER V2', 'VIT.head.linear.weight; for '
-        'POSTER use poster_to_ferpretrain.py')
-    cv.finish_conversion(
-        args,
-        cv.Conversion(
-            converted, dropped=dropped, unknown=unknown, left_out=left_out),
-        'posterv2_to_ferpretrain',
-        'POSTER V2',
-        release.config if release else RELEASES[0].config,
-        classes=classes,
-        release=release)
+    head = CONVERTER.head_classes(
+        args, converted, 'VIT.head.linear.weight; for POSTER use '
+        'poster_to_ferpretrain.py')
+    CONVERTER.finish(args, Conversion(converted, dropped, unknown, left_out),
+                     head)
 
 
 if __name__ == '__main__':
-    from ferpretrain.utils.errors import run_tool
     run_tool(main)

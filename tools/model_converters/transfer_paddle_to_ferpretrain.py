@@ -42,46 +42,37 @@ if _REPO_ROOT not in sys.path:
 
 from ferpretrain.datasets.categories import \
     RELEASE_CLASS_ORDERS  # noqa: E402
-from ferpretrain.utils.conversion import Release  # noqa: E402
+from ferpretrain.models.necks.pooling_vit import \
+    convert_transfer_paddle_checkpoint  # noqa: E402
+from ferpretrain.utils import register_all_modules  # noqa: E402
+from ferpretrain.utils.conversion import (  # noqa: E402
+    Conversion, Converter, Release, check_destination)
+from ferpretrain.utils.errors import run_tool  # noqa: E402
+from ferpretrain.utils.foreign_checkpoint import \
+    read_paddle_params  # noqa: E402
 
 RELEASES = (Release('rafdb', 'RAF-DB',
                     RELEASE_CLASS_ORDERS['transfer']['rafdb'],
                     'configs/transfer/raf.py',
                     'label = RAF-DB code - 1'), )
+CONVERTER = Converter(__file__, 'TransFER',
+                      'TransFER PaddlePaddle weights (.pdparams)', RELEASES)
 
 
 def main(argv=None):
-    from ferpretrain.models.necks.pooling_vit import \
-        convert_transfer_paddle_checkpoint
-    from ferpretrain.utils import conversion as cv
-    from ferpretrain.utils.foreign_checkpoint import read_paddle_params
-
-    args = cv.converter_parser(__doc__.split('\n')[0],
-                               'TransFER PaddlePaddle weights (.pdparams)',
-                               RELEASES).parse_args(argv)
-    cv.check_destination(args.dst, args.overwrite)
+    register_all_modules(init_default_scope=False)
+    args = CONVERTER.parser(__doc__).parse_args(argv)
+    check_destination(args.dst, args.overwrite)
     params, _ = read_paddle_params(args.src, trust=args.trust_checkpoint)
     converted, dropped, unknown, added = convert_transfer_paddle_checkpoint(
         params)
-    classes, release = cv.head_classes(args, converted, RELEASES, 'TransFER',
-                                       'head.fc.weight')
-    cv.finish_conversion(
+    notes = ['Paddle Linear weights transposed ([in, out] -> [out, in]); '
+             'vit.pos_embed split into cls_pos_embed and patch_pos_embed']
+    CONVERTER.finish(
         args,
-        cv.Conversion(
-            converted,
-            dropped=dropped,
-            unknown=unknown,
-            added=added,
-            notes=['Paddle Linear weights transposed ([in, out] -> '
-                   '[out, in]); vit.pos_embed split into cls_pos_embed and '
-                   'patch_pos_embed']),
-        'transfer_paddle_to_ferpretrain',
-        'TransFER',
-        RELEASES[0].config,
-        classes=classes,
-        release=release)
+        Conversion(converted, dropped, unknown, added=added, notes=notes),
+        CONVERTER.head_classes(args, converted, 'head.fc.weight'))
 
 
 if __name__ == '__main__':
-    from ferpretrain.utils.errors import run_tool
     run_tool(main)

@@ -28,7 +28,7 @@ model = dict(
     ),
     neck=dict(
         type='PosterV2Neck',
-        dims=(64, 128, 256),
+        in_channels=(64, 128, 256),
         landmark_channels=(64, 128, 512),
         num_heads=(2, 4, 8),
         window_sizes=(28, 14, 7),

@@ -1,15 +1,11 @@
-from ferpretrain.utils.compat import install_mmcv_fixes
 from .face_crop import CropFaceBox
 from .landmark_flip import (FLIP_PERMUTATION_68, LandmarkRandomFlip,
                             flip_landmarks)
 from .loading import LoadFERImage
 from .processing import AddGaussianNoise, FERRandomRotate
 
-# mmpretrain's ColorJitter (hue) crashes with numpy 2 without it.
-install_mmcv_fixes()
-
 __all__ = [
     'AddGaussianNoise', 'CropFaceBox', 'LoadFERImage', 'FERRandomRotate',
-    'LandmarkRandomFlip',
-    'FLIP_PERMUTATION_68', 'flip_landmarks'
+    'LandmarkRandomFlip', 'FLIP_PERMUTATION_68',
+    'flip_landmarks'
 ]

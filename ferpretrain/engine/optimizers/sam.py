@@ -89,7 +89,7 @@ class SAMOptimWrapper(OptimWrapper):
     mmpretrain ``ImageClassifier`` (or any mmengine ``BaseModel`` whose
     ``train_step`` is mmengine's) needs no subclass and no hook::
 
-        custom_imports = dict(imports=['ferpretrain'],
+        custom_imports = dict(imports=['ferpretrain.plugin'],
                               allow_failed_imports=False)
         optim_wrapper = dict(
             type='SAMOptimWrapper', rho=0.05, adaptive=False,

@@ -1,7 +1,8 @@
-from .fer_metric import FERMetric, confusion_matrix, format_confusion_matrix
+from .fer_metric import (FERMetric, confusion_matrix, format_confusion_matrix,
+                         serializable_metrics)
 from .landmark_metric import LandmarkNME, landmark_nme
 
 __all__ = [
-    'FERMetric', 'confusion_matrix', 'format_confusion_matrix', 'LandmarkNME',
-    'landmark_nme'
+    'FERMetric', 'confusion_matrix', 'format_confusion_matrix',
+    'serializable_metrics', 'LandmarkNME', 'landmark_nme'
 ]

@@ -117,3 +117,19 @@ def format_confusion_matrix(matrix: np.ndarray, names: Sequence[str]) -> str:
         lines.append(name[:width - 1].ljust(width) + ''.join(
             str(v).rjust(width) for v in row) + f'{acc:10.2f}')
     return '\n'.join(lines)
+
+
+def serializable_metrics(metrics: dict,
+                         classes: Optional[Sequence[str]] = None) -> dict:
+    """``metrics`` as plain Python for JSON or YAML (tensors and numpy
+    values as nested lists and numbers), with the test set's ``classes``,
+    which name the confusion matrix's rows and columns, when given."""
+    out = {}
+    for key, value in metrics.items():
+        # Tensors, numpy arrays and numpy scalars all have tolist().
+        if hasattr(value, 'tolist'):
+            value = value.tolist()
+        out[key] = value
+    if classes is not None:
+        out['classes'] = list(classes)
+    return out

@@ -31,12 +31,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-from mmengine.logging import MMLogger
-from mmpretrain.models.backbones.base_backbone import BaseBackbone
 from mmpretrain.models.utils import SELayer
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from ferpretrain.registry import MODELS
+from ..utils.helpers import (init_conv_bn, is_pretrained,
+                             rename_under_prefix, summarise_keys)
+from .face_backbone import FaceBackbone
 
 # Units per stage for each depth (face.evoLVe ``get_blocks``).
 IRESNET_STAGE_UNITS: Dict[int, Tuple[int, int, int, int]] = {
@@ -103,6 +103,27 @@ def split_flat_unit(flat: int,
     return None
 
 
+def flat_unit_name(flat: int, rest: str,
+                   stage_units: Sequence[int]) -> Optional[str]:
+    """``body.<stage>.<unit>.<rest>``, this package's name of the parameter
+    ``rest`` of unit ``flat`` of a flat IR body, or None beyond the last
+    stage (see :func:`split_flat_unit`)."""
+    place = split_flat_unit(flat, stage_units)
+    return None if place is None else f'body.{place[0]}.{place[1]}.{rest}'
+
+
+def rename_flat_body_key(pattern: 're.Pattern', name: str,
+                         stage_units: Sequence[int],
+                         prefix: str = 'backbone.') -> Optional[str]:
+    """A release's flat IR body key (``pattern`` with the groups ``n``,
+    the flat unit, and ``r``, the rest) in this package's names under
+    ``prefix``; None if ``name`` is not one, or lies beyond the stages
+    ``stage_units`` describe."""
+    match = pattern.fullmatch(name)
+    body = match and flat_unit_name(int(match['n']), match['r'], stage_units)
+    return body and prefix + body
+
+
 def convert_iresnet_keys(
     state_dict: Dict[str, torch.Tensor],
     stage_units: Sequence[int],
@@ -135,39 +156,30 @@ def convert_iresnet_keys(
     Returns:
         tuple: The converted state dict and the list of dropped keys.
     """
-    converted: Dict[str, torch.Tensor] = {}
-    dropped: List[str] = []
-    for key, value in state_dict.items():
-        if not key.startswith(prefix):
-            converted[key] = value
-            continue
-        name = key[len(prefix):]
+    def rename(name: str) -> Optional[str]:
         parts = name.split('.')
         new_name: Optional[str] = name
         if parts[0] == 'output_layer':
-            new_name = None
-        elif (parts[0] == 'body' and len(parts) > 2 and _is_int(parts[1])
-              and not _is_int(parts[2])):
+            return None
+        if (parts[0] == 'body' and len(parts) > 2 and _is_int(parts[1])
+                and not _is_int(parts[2])):
             # face.evoLVe flat layout: body.<n>.<rest>
-            place = split_flat_unit(int(parts[1]), stage_units)
-            new_name = None if place is None else '.'.join(
-                ['body', *map(str, place)] + parts[2:])
+            new_name = flat_unit_name(
+                int(parts[1]), '.'.join(parts[2:]), stage_units)
         elif re.fullmatch(r'body[1-9]', parts[0]):
             # POSTER V2 layout: body1/body2/body3 are stages 0/1/2.
             stage = int(parts[0][4:]) - 1
             new_name = '.'.join(['body', str(stage)] + parts[1:])
         if new_name is not None and new_name.startswith('body.'):
             if int(new_name.split('.')[1]) >= num_stages:
-                new_name = None
-        if new_name is None:
-            dropped.append(key)
-        else:
-            converted[prefix + new_name] = value
-    return converted, dropped
+                return None
+        return new_name
+
+    return rename_under_prefix(state_dict, prefix, rename)
 
 
 @MODELS.register_module()
-class IResNet(BaseBackbone):
+class IResNet(FaceBackbone):
     """IR-ResNet for 112x112 faces (face.evoLVe IR-50/100/152, IR-SE).
 
     Args:
@@ -213,7 +225,9 @@ class IResNet(BaseBackbone):
                  norm_eval: bool = False,
                  channels_last: bool = False,
                  init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(
+            norm_eval=norm_eval, channels_last=channels_last,
+            init_cfg=init_cfg)
         if stage_units is None:
             if depth not in IRESNET_STAGE_UNITS:
                 raise ValueError(
@@ -247,7 +261,6 @@ class IResNet(BaseBackbone):
         self.num_stages = num_stages
         self.out_indices = out_indices
         self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
 
         stem_channels = stage_channels[0]
         self.input_layer = nn.Sequential(
@@ -266,47 +279,25 @@ class IResNet(BaseBackbone):
             in_channels = channels
         self.body = nn.ModuleList(stages)
         self.out_channels = tuple(stage_channels[i] for i in out_indices)
+        self.finish_init()
 
-        # Third-party layouts are remapped here rather than in __init__, so
-        # that `init_cfg`, `load_from` and converters all go through it.
-        self._register_load_state_dict_pre_hook(self._remap_third_party_keys)
-        self._freeze_stages()
-        self.channels_last = channels_last
-        if channels_last:
-            # In-place initialisation and checkpoint loading (copy_) keep
-            # this layout.
-            self.to(memory_format=torch.channels_last)
+    def convert_keys(self, state_dict, prefix):
+        return convert_iresnet_keys(state_dict, self.stage_units,
+                                    self.num_stages, prefix)
 
-    def _remap_third_party_keys(self, state_dict, prefix, local_metadata,
-                                strict, missing_keys, unexpected_keys,
-                                error_msgs):
-        converted, dropped = convert_iresnet_keys(
-            state_dict, self.stage_units, self.num_stages, prefix)
-        if dropped:
-            MMLogger.get_current_instance().info(
-                f'IResNet: {len(dropped)} checkpoint keys belong to parts '
+    def describe_dropped(self, dropped):
+        return (f'IResNet: {len(dropped)} checkpoint keys belong to parts '
                 f'this model does not build (stages >= {self.num_stages}, '
-                f'output_layer) and were skipped: {_summarise(dropped)}')
-        if converted.keys() != state_dict.keys() or dropped:
-            state_dict.clear()
-            state_dict.update(converted)
+                f'output_layer) and were skipped: {summarise_keys(dropped)}')
 
     def init_weights(self):
         super().init_weights()
-        if self.init_cfg is not None and self.init_cfg.get(
-                'type') == 'Pretrained':
+        if is_pretrained(self.init_cfg):
             return
         # face.evoLVe initialisation: xavier for convs, BN to identity.
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.xavier_uniform_(m.weight)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_conv_bn(self, nn.init.xavier_uniform_)
 
-    def _freeze_stages(self):
+    def _freeze(self):
         if self.frozen_stages < 0:
             return
         frozen = [self.input_layer] + list(self.body[:self.frozen_stages])
@@ -315,38 +306,11 @@ class IResNet(BaseBackbone):
             for param in module.parameters():
                 param.requires_grad = False
 
-    def train(self, mode: bool = True):
-        super().train(mode)
-        # requires_grad=False alone would still let BN statistics move.
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
-
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        x = self.input_layer(x)
+        x = self.input_layer(self.enter(x))
         outs = []
         for i, stage in enumerate(self.body):
             x = stage(x)
             if i in self.out_indices:
-                # NHWC stays inside: necks get plain NCHW maps (their 1x1
-                # convolutions would otherwise return NHWC weight gradients
-                # for NCHW weights, which DDP copies every step).
-                outs.append(x.contiguous() if self.channels_last else x)
+                outs.append(self.leave(x))
         return tuple(outs)
-
-
-def _summarise(keys: List[str], limit: int = 6) -> str:
-    """Group keys by their first two name parts for a short log line."""
-    groups: Dict[str, int] = {}
-    for key in keys:
-        head = '.'.join(key.split('.')[:2])
-        groups[head] = groups.get(head, 0) + 1
-    items = [f'{k}.* ({n})' for k, n in groups.items()]
-    more = f' and {len(items) - limit} more groups' if len(
-        items) > limit else ''
-    return ', '.join(items[:limit]) + more

@@ -84,16 +84,17 @@ preprocessor decides, and reproducing POSTER means feeding it what the image
 branch gets.
 """
 import re
+from functools import partial
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 from mmengine.logging import MMLogger
-from mmpretrain.models.backbones.base_backbone import BaseBackbone
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from ferpretrain.registry import MODELS
-from .iresnet import _summarise
+from ..utils.helpers import (init_conv_bn, is_pretrained,
+                             rename_under_prefix, summarise_keys)
+from .face_backbone import FaceBackbone
 
 #: Names of the feature points ``out_indices`` select, in forward order.
 MOBILEFACENET_OUT_NAMES = ('conv2_dw', 'conv_3', 'conv_4', 'conv_5',
@@ -132,14 +133,9 @@ class ConvBNPReLU(nn.Module):
     released weights map one to one.
     """
 
-    def __init__(self,
-                 in_channels: int,
-                 out_channels: int,
-                 kernel_size: int = 1,
-                 stride: int = 1,
-                 padding: int = 0,
-                 groups: int = 1,
-                 act: bool = True):
+    def __init__(self, in_channels: int, out_channels: int,
+                 kernel_size: int = 1, stride: int = 1, padding: int = 0,
+                 groups: int = 1, act: bool = True):
         super().__init__()
         self.conv = nn.Conv2d(
             in_channels,
@@ -272,13 +268,7 @@ def convert_mobilefacenet_keys(
         tuple: The converted state dict and the list of dropped keys
         (original names).
     """
-    converted: Dict[str, torch.Tensor] = {}
-    dropped: List[str] = []
-    for key, value in state_dict.items():
-        if not key.startswith(prefix):
-            converted[key] = value
-            continue
-        name = key[len(prefix):]
+    def rename(name: str) -> Optional[str]:
         if name.startswith('module.'):
             name = name[len('module.'):]
         name = re.sub(r'^(conv_[345])\.model\.', r'\1.', name)
@@ -291,15 +281,13 @@ def convert_mobilefacenet_keys(
             # Unknown names are kept, so that a strict load reports them.
             keep = (built_layers is None or top not in _ALL_LAYERS
                     or top in built_layers)
-        if keep:
-            converted[prefix + name] = value
-        else:
-            dropped.append(key)
-    return converted, dropped
+        return name if keep else None
+
+    return rename_under_prefix(state_dict, prefix, rename)
 
 
 @MODELS.register_module()
-class MobileFaceNet(BaseBackbone):
+class MobileFaceNet(FaceBackbone):
     """The 68-landmark MobileFaceNet of POSTER / POSTER V2 (see module doc).
 
     Args:
@@ -349,7 +337,9 @@ class MobileFaceNet(BaseBackbone):
                  input_size: int = 112,
                  channels_last: bool = False,
                  init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(
+            norm_eval=norm_eval, channels_last=channels_last,
+            init_cfg=init_cfg)
         # Four stride-2 layers: the head's kernel must be a whole number.
         if isinstance(input_size, bool) or not isinstance(
                 input_size, int) or input_size < 16 or input_size % 16:
@@ -370,7 +360,6 @@ class MobileFaceNet(BaseBackbone):
         self.out_indices = out_indices
         self.with_landmark_head = with_landmark_head
         self.frozen = frozen
-        self.norm_eval = norm_eval
         self.out_channels = tuple(_OUT_CHANNELS[i] for i in out_indices)
 
         # The head reads conv_6_sep, so it needs every layer.
@@ -408,34 +397,23 @@ class MobileFaceNet(BaseBackbone):
         self.landmark_head = LandmarkHead(
             map_size=input_size // 16) if with_landmark_head else None
 
-        # Upstream layouts are remapped here rather than in __init__, so
-        # that `init_cfg`, `load_from` and converters all go through it.
-        self._register_load_state_dict_pre_hook(self._remap_upstream_keys)
-        self._freeze()
-        self.channels_last = channels_last
-        if channels_last:
-            self.to(memory_format=torch.channels_last)
+        self.finish_init()
 
     @property
     def built_layers(self) -> List[str]:
         """Top-level layer names this instance builds, in forward order."""
         return [name for names in self.stage_layers for name in names]
 
-    def _remap_upstream_keys(self, state_dict, prefix, local_metadata,
-                             strict, missing_keys, unexpected_keys,
-                             error_msgs):
-        converted, dropped = convert_mobilefacenet_keys(
-            state_dict, self.with_landmark_head, self.built_layers, prefix)
-        if dropped:
-            MMLogger.get_current_instance().info(
-                f'MobileFaceNet: {len(dropped)} checkpoint keys belong to '
+    def convert_keys(self, state_dict, prefix):
+        return convert_mobilefacenet_keys(state_dict, self.with_landmark_head,
+                                          self.built_layers, prefix)
+
+    def describe_dropped(self, dropped):
+        return (f'MobileFaceNet: {len(dropped)} checkpoint keys belong to '
                 'parts this model does not build (built: '
                 f'{self.built_layers}, landmark head: '
                 f'{self.with_landmark_head}) and were skipped: '
-                f'{_summarise(dropped)}')
-        if converted.keys() != state_dict.keys() or dropped:
-            state_dict.clear()
-            state_dict.update(converted)
+                f'{summarise_keys(dropped)}')
 
     def init_weights(self):
         try:
@@ -449,9 +427,7 @@ class MobileFaceNet(BaseBackbone):
                 'configs/landmarks/README.md). Train or download it, or set '
                 'model.landmark_backbone.init_cfg.checkpoint to its '
                 'path.') from error
-        pretrained = (self.init_cfg is not None
-                      and self.init_cfg.get('type') == 'Pretrained')
-        if pretrained:
+        if is_pretrained(self.init_cfg):
             return
         if self.frozen:
             MMLogger.get_current_instance().warning(
@@ -459,44 +435,29 @@ class MobileFaceNet(BaseBackbone):
                 'features stay random. POSTER and POSTER V2 load '
                 'mobilefacenet_model_best.pth.tar here.')
         # Upstream's initialisation (cunjian/pytorch_face_landmark).
-        for m in self.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                nn.init.kaiming_normal_(
-                    m.weight, mode='fan_out', nonlinearity='relu')
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_conv_bn(
+            self,
+            partial(
+                nn.init.kaiming_normal_, mode='fan_out',
+                nonlinearity='relu'),
+            types=(nn.Conv2d, nn.Linear))
 
     def _freeze(self):
         if not self.frozen:
             return
-        # nn.Module.eval() would call back into self.train().
-        super().train(False)
+        # self.eval() would call back into self.train(), hence nn.Module's.
+        nn.Module.train(self, False)
         for param in self.parameters():
             param.requires_grad = False
 
-    def train(self, mode: bool = True):
-        super().train(mode)
-        # requires_grad=False alone would still let BN statistics move.
-        self._freeze()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
-
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+        x = self.enter(x)
         outs = []
         for i, names in enumerate(self.stage_layers):
             for name in names:
                 x = getattr(self, name)(x)
             if i in self.out_indices:
-                # NHWC stays inside (see IResNet.forward).
-                outs.append(x.contiguous() if self.channels_last else x)
+                outs.append(self.leave(x))
         if self.landmark_head is not None:
             outs.append(self.landmark_head(x))
         return tuple(outs)

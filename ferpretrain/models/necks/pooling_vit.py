@@ -1,8 +1,12 @@
-"""The vision transformer of APViT, with attentive patch and token pooling.
+"""APViT's and TransFER's vision transformer: the home of both families.
 
-Xue, Wang, Tan, Ma, Guo. "Vision Transformer with Attentive Pooling for
-Robust Facial Expression Recognition". IEEE Transactions on Affective
-Computing, 2022 (arXiv 2212.05463).
+APViT: Xue, Wang, Tan, Ma, Guo. "Vision Transformer with Attentive Pooling
+for Robust Facial Expression Recognition". IEEE Transactions on Affective
+Computing, 2022 (arXiv 2212.05463). TransFER: Xue, Wang, Guo. "TransFER:
+Learning Relation-aware Facial Expression Representations with
+Transformers", ICCV 2021. Both are an IR-50 stem, this neck and a linear
+head; the shared blocks they plug in (attentive pooling, LANets + MAD,
+MSAD) live in ``models/utils/``.
 
 APViT feeds the 256x14x14 stage-3 map of a face IR-50 to a ViT:
 
@@ -27,7 +31,24 @@ is split into ``cls_pos_embed`` and ``patch_pos_embed`` on load (resized
 bicubically when the patch grid differs), and ``patch_embed.*`` / ``head.*``
 are dropped because APViT takes its tokens from the CNN.
 
+TransFER is the same neck without the pooling and with two droppings
+(``configs/_base_/models/transfer_ir50_vit-s.py``), shapes for a 112x112
+face:
+
+.. code:: text
+
+    IR-50 stages 1-3 -> 256x14x14
+    feature_attention: 2 LANets, MAD drops one map for 60 % of the samples
+        (MultiAttentionDropping) -> 256x14x14
+    1x1 conv -> 768x14x14 -> 196 tokens + position embedding + CLS: 197x768
+    8 blocks (8 heads, MLP ratio 3); in each, MSAD drops one whole head of
+        the attention output for 30 % of the samples
+        (MultiHeadSelfAttentionDropping)
+    final LayerNorm -> CLS (768) -> Linear (LinearClsHead)
+
 Placed as a neck, it sits on any backbone that returns feature maps.
+Checkpoint key rules for both releases (APViT's PyTorch file, TransFER's
+PaddlePaddle port) are at the end of this module.
 """
 import math
 import re
@@ -39,11 +60,13 @@ import torch.nn.functional as F
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
+from mmengine.utils import deprecated_api_warning
 from mmpretrain.models.utils import resize_pos_embed
-from timm.layers import DropPath, Mlp
 
 from ferpretrain.registry import MODELS
-from ..backbones.iresnet import split_flat_unit
+from ..backbones.iresnet import rename_flat_body_key
+from ..utils.helpers import (apply_rename_rules, head_dims, is_pretrained,
+                             replace_state_dict)
 
 
 class PoolingAttention(nn.Module):
@@ -63,20 +86,18 @@ class PoolingAttention(nn.Module):
         x (B, N, C) -> out (B, N, C), cls_logits (B, heads, N).
     """
 
-    def __init__(self, dim: int, num_heads: int, qkv_bias: bool = False,
-                 qk_scale: Optional[float] = None, attn_drop: float = 0.,
-                 proj_drop: float = 0.,
+    @deprecated_api_warning(dict(dim='embed_dims'), 'PoolingAttention')
+    def __init__(self, embed_dims: int, num_heads: int,
+                 qkv_bias: bool = False, qk_scale: Optional[float] = None,
+                 attn_drop: float = 0., proj_drop: float = 0.,
                  head_dropping: Optional[nn.Module] = None):
         super().__init__()
-        if dim % num_heads:
-            raise ValueError(f'embed_dims {dim} is not divisible by '
-                             f'num_heads {num_heads}.')
         self.num_heads = num_heads
-        self.head_dim = dim // num_heads
+        self.head_dim = head_dims(embed_dims, num_heads, 'PoolingViT')
         self.scale = qk_scale or self.head_dim**-0.5
-        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
         self.attn_drop = nn.Dropout(attn_drop)
-        self.proj = nn.Linear(dim, dim)
+        self.proj = nn.Linear(embed_dims, embed_dims)
         self.proj_drop = nn.Dropout(proj_drop)
         # TransFER's MSAD: drops whole heads of (attn @ v) in training.
         self.head_dropping = head_dropping
@@ -103,20 +124,22 @@ class PoolingTransformerBlock(nn.Module):
     residual and before the MLP, as in APViT.
     """
 
-    def __init__(self, dim: int, num_heads: int, mlp_ratio: float,
-                 qkv_bias: bool, qk_scale: Optional[float], drop: float,
-                 attn_drop: float, drop_path: float, norm_eps: float,
-                 token_pooling: Optional[nn.Module] = None,
+    def __init__(self, embed_dims: int, num_heads: int, mlp_ratio: float,
+                 qkv_bias: bool, qk_scale: Optional[float], drop_rate: float,
+                 attn_drop_rate: float, drop_path_rate: float,
+                 norm_eps: float, token_pooling: Optional[nn.Module] = None,
                  head_dropping: Optional[nn.Module] = None):
+        from timm.layers import DropPath, Mlp  # see models/utils/helpers.py
         super().__init__()
-        self.norm1 = nn.LayerNorm(dim, eps=norm_eps)
-        self.attn = PoolingAttention(dim, num_heads, qkv_bias, qk_scale,
-                                     attn_drop, drop, head_dropping)
-        self.drop_path = DropPath(drop_path) if drop_path > 0 \
+        self.norm1 = nn.LayerNorm(embed_dims, eps=norm_eps)
+        self.attn = PoolingAttention(embed_dims, num_heads, qkv_bias,
+                                     qk_scale, attn_drop_rate, drop_rate,
+                                     head_dropping)
+        self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 \
             else nn.Identity()
-        self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio), act_layer=nn.GELU,
-                       drop=drop)
+        self.norm2 = nn.LayerNorm(embed_dims, eps=norm_eps)
+        self.mlp = Mlp(embed_dims, int(embed_dims * mlp_ratio),
+                       act_layer=nn.GELU, drop=drop_rate)
         self.token_pooling = token_pooling
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -292,13 +315,11 @@ class PoolingViT(BaseModule):
                 f'{len(dropped)} keys APViT does not use: '
                 f'{sorted({k[len(prefix):].split(".")[0] for k in dropped})}'
             )
-            state_dict.clear()
-            state_dict.update(converted)
+            replace_state_dict(state_dict, converted)
 
     def init_weights(self):
         super().init_weights()
-        if self.init_cfg is not None and self.init_cfg.get(
-                'type') == 'Pretrained':
+        if is_pretrained(self.init_cfg):
             return
         trunc_normal_(self.patch_pos_embed, std=.02)
         trunc_normal_(self.cls_pos_embed, std=.02)
@@ -466,16 +487,8 @@ def _rename_transfer_key(name: str,
                          stage_units: Sequence[int]) -> Optional[str]:
     head, _, last = name.rpartition('.')
     name = f'{head}.{_PADDLE_SUFFIXES.get(last, last)}' if head else name
-    match = _TRANSFER_BODY.fullmatch(name)
-    if match:
-        place = split_flat_unit(int(match['n']), stage_units)
-        return None if place is None else (
-            f'backbone.body.{place[0]}.{place[1]}.{match["r"]}')
-    for pattern, replacement in _TRANSFER_RULES:
-        match = pattern.fullmatch(name)
-        if match:
-            return replacement.format(**match.groupdict())
-    return None
+    return (rename_flat_body_key(_TRANSFER_BODY, name, stage_units)
+            or apply_rename_rules(_TRANSFER_RULES, name))
 
 
 def convert_transfer_paddle_checkpoint(

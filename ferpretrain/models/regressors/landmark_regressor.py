@@ -18,6 +18,7 @@ from mmengine.model import BaseModel
 from mmpretrain.structures import DataSample
 
 from ferpretrain.registry import MODELS
+from ..utils.helpers import is_pretrained
 
 #: Landmarks, and values of the landmark vector ``x0, y0, ..., x67, y67``.
 NUM_LANDMARKS = 68
@@ -139,8 +140,8 @@ class LandmarkRegressor(BaseModel):
         """The backbone's initialisation, then ``output_init`` (see the
         class docstring) unless a ``Pretrained`` init_cfg loaded weights."""
         super().init_weights()
-        if self.output_init is None or _is_pretrained(
-                self.init_cfg) or _is_pretrained(
+        if self.output_init is None or is_pretrained(
+                self.init_cfg) or is_pretrained(
                     getattr(self.backbone, 'init_cfg', None)):
             return
         bias, scale = self.output_init
@@ -220,12 +221,6 @@ class LandmarkRegressor(BaseModel):
                     "('gt_landmarks', )).")
             targets.append(_as_points(sample.gt_landmarks, sample))
         return torch.stack(targets).flatten(1)
-
-
-def _is_pretrained(init_cfg) -> bool:
-    cfgs = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
-    return any(
-        isinstance(c, dict) and c.get('type') == 'Pretrained' for c in cfgs)
 
 
 def _as_points(value: Union[np.ndarray, torch.Tensor],

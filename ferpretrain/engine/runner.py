@@ -11,13 +11,16 @@ from mmengine.model import BaseTTAModel, is_model_wrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint
 
-from .errors import CheckpointError, CheckpointMismatchError, ConfigError
-from .foreign_checkpoint import group_keys
-from .load_check import compare_state_dict, describe_mismatch
+from ferpretrain.utils.errors import (CheckpointError, CheckpointMismatchError,
+                                     ConfigError)
+from ferpretrain.utils.foreign_checkpoint import group_keys
+from ferpretrain.utils.load_check import (compare_state_dict,
+                                         describe_mismatch)
 
 __all__ = [
     'KeepExistingConfigRunner', 'drop_persistent_workers_without_workers',
-    'CHECKPOINT_LOADING', 'check_writable', 'last_readable_checkpoint'
+    'CHECKPOINT_LOADING', 'check_writable', 'last_readable_checkpoint',
+    'build_runner'
 ]
 
 #: How :class:`KeepExistingConfigRunner` loads ``load_from``:
@@ -42,7 +45,7 @@ def _is_readable_checkpoint(path: str) -> bool:
             with zipfile.ZipFile(path) as archive:
                 archive.namelist()
             return True
-        from .checkpoint import load_checkpoint_file
+        from ferpretrain.utils.checkpoint import load_checkpoint_file
         load_checkpoint_file(path, map_location='cpu')
         return True
     except Exception:  # noqa: BLE001 - anything unreadable
@@ -258,3 +261,24 @@ def drop_persistent_workers_without_workers(cfg):
                 'persistent_workers', False):
             loader['persistent_workers'] = False
     return cfg
+
+
+def build_runner(cfg, checkpoint_loading: str = 'finetune') -> Runner:
+    """The Runner of ``cfg``: a :class:`KeepExistingConfigRunner` loading
+    ``load_from`` under ``checkpoint_loading`` (see
+    :data:`CHECKPOINT_LOADING`), or the config's own ``runner_type``.
+
+    ``cfg.launcher`` is set up for machines without a GPU first
+    (:func:`~ferpretrain.engine.setup_cpu_distributed`): the Runner
+    initialises torch.distributed in its ``__init__``.
+    """
+    from mmengine.registry import RUNNERS
+
+    from .dist import setup_cpu_distributed
+    setup_cpu_distributed(cfg, cfg.launcher)
+    if 'runner_type' not in cfg:
+        runner = KeepExistingConfigRunner.from_cfg(cfg)
+    else:
+        runner = RUNNERS.build(cfg)
+    runner.checkpoint_loading = checkpoint_loading
+    return runner
