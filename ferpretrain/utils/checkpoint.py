@@ -49,7 +49,7 @@ __all__ = [
     'checkpoint_safe_globals', 'get_checkpoint_safe_globals',
     'install_safe_checkpoint_loader', 'is_trusted_checkpoint',
     'load_checkpoint_file', 'load_from_local', 'trust_checkpoint',
-    'find_unsafe_globals'
+    'find_unsafe_globals', 'is_safetensors_file'
 ]
 
 #: Environment variable listing trusted checkpoint files
@@ -438,8 +438,10 @@ def load_checkpoint_file(filename: Union[str, os.PathLike],
                          trust: Optional[bool] = None) -> Any:
     """Load a checkpoint file safely.
 
-    Untrusted files load with ``torch.load(weights_only=True)`` and the
-    allow-list of :func:`get_checkpoint_safe_globals`; trusted ones with
+    ``.safetensors`` files (recognised by their header, whatever their
+    name) hold tensors only and load as a plain state dict. Untrusted
+    files load with ``torch.load(weights_only=True)`` and the allow-list
+    of :func:`get_checkpoint_safe_globals`; trusted ones with
     ``weights_only=False``. A file that cannot be a checkpoint (empty,
     truncated by a run killed while saving, an image or a web page saved
     under a checkpoint's name) is reported as such, not as unsafe.
@@ -463,6 +465,8 @@ def load_checkpoint_file(filename: Union[str, os.PathLike],
     from .foreign_checkpoint import (describe_unreadable,
                                      require_checkpoint_file)
     filename = require_checkpoint_file(filename)
+    if is_safetensors_file(filename):
+        return _load_safetensors(filename, map_location)
     if trust is None:
         trust = is_trusted_checkpoint(filename)
     try:
@@ -486,6 +490,30 @@ def load_checkpoint_file(filename: Union[str, os.PathLike],
     except (EOFError, RuntimeError, KeyError, ValueError, OSError,
             zipfile.BadZipFile) as error:
         raise describe_unreadable(filename, 'a checkpoint', error) from None
+
+
+def is_safetensors_file(filename: str) -> bool:
+    """Whether ``filename`` is in the safetensors format (Hugging Face's
+    and timm's hub files): an 8-byte little-endian header length, then a
+    JSON header starting with ``{``."""
+    with open(filename, 'rb') as f:
+        head = f.read(9)
+    return (len(head) == 9 and head[8:9] == b'{'
+            and int.from_bytes(head[:8], 'little') < (100 << 20))
+
+
+def _load_safetensors(filename: str, map_location: Any) -> dict:
+    # safetensors holds tensors only, no code: no trust is needed.
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+    device = map_location if isinstance(map_location,
+                                        (str, torch.device)) else 'cpu'
+    try:
+        return load_file(filename, device=str(device))
+    except (SafetensorError, OSError, ValueError) as error:
+        from .foreign_checkpoint import describe_unreadable
+        raise describe_unreadable(filename, 'a safetensors checkpoint',
+                                  error) from None
 
 
 def load_from_local(filename: str, map_location: Any = None) -> Any:

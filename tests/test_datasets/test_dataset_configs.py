@@ -8,7 +8,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from ferpretrain.datasets.categories import CAERS_CATEGORIES
+from ferpretrain.datasets.categories import CAERS_CATEGORIES, SFEW_CATEGORIES
 from ferpretrain.registry import DATASETS
 # The writers of the real layouts live beside each class's own tests
 # (pytest puts this folder on sys.path).
@@ -49,6 +49,9 @@ def _write(name, tmp_path):
     if name.startswith('caers'):
         write_folders(root, ('train', 'test'), CAERS_CATEGORIES)
         return str(root)
+    if name.startswith('sfew'):
+        write_folders(root, ('Train', 'Val'), SFEW_CATEGORIES)
+        return str(root)
     raise AssertionError(f'no fixture for configs/_base_/datasets/{name}; '
                          'add one here')
 
@@ -80,7 +83,8 @@ def test_every_paper_dataset_has_a_config():
     assert {
         'rafdb_112.py', 'fer2013_112.py', 'ferplus_112.py',
         'affectnet7_112.py', 'affectnet8_112.py', 'ckplus_112.py',
-        'jaffe_112.py', 'ckplus_all_112.py', 'jaffe_all_112.py'
+        'jaffe_112.py', 'ckplus_all_112.py', 'jaffe_all_112.py',
+        'sfew_112.py', 'caers_112.py'
     } <= set(CONFIGS)
 
 

@@ -30,6 +30,7 @@ from ferpretrain.utils import (TRUSTED_CHECKPOINTS_ENV,
                                install_safe_checkpoint_loader,
                                is_trusted_checkpoint, load_checkpoint_file,
                                load_from_local, trust_checkpoint)
+from ferpretrain.utils.errors import CheckpointError
 
 
 # ---------------------------------------------------------------------------
@@ -190,6 +191,31 @@ def test_numpy1_module_names_load(tmp_path):
 def test_missing_file():
     with pytest.raises(FileNotFoundError, match='does not exist'):
         CheckpointLoader.load_checkpoint('/nonexistent/dir/ckpt.pth')
+
+
+def test_safetensors_files_load_whatever_their_name(tmp_path):
+    # Hugging Face's and timm's hub files: tensors only, no trust needed.
+    from safetensors.torch import save_file
+
+    from ferpretrain.utils.checkpoint import is_safetensors_file
+    weights = {'w': torch.arange(4.), 'b': torch.ones(2, 2)}
+    for name in ('model.safetensors', 'renamed.pth'):
+        path = tmp_path / name
+        save_file(weights, str(path))
+        assert is_safetensors_file(str(path))
+        loaded = CheckpointLoader.load_checkpoint(str(path))
+        assert loaded.keys() == weights.keys()
+        assert torch.equal(loaded['b'], weights['b'])
+    # Cut short (a download that did not finish): one clear message.
+    data = (tmp_path / 'model.safetensors').read_bytes()
+    cut = tmp_path / 'cut.safetensors'
+    cut.write_bytes(data[:len(data) - 8])
+    with pytest.raises(CheckpointError, match='cut.safetensors.*as a '
+                       'safetensors checkpoint'):
+        load_checkpoint_file(cut)
+    # A torch file is not mistaken for one.
+    torch.save(weights, tmp_path / 'plain.pth')
+    assert not is_safetensors_file(str(tmp_path / 'plain.pth'))
 
 
 # ---------------------------------------------------------------------------
