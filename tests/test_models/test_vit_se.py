@@ -69,7 +69,8 @@ def _ours(path=None, img_size=32):
     model = LayoutAwareViT(arch=TINY, img_size=img_size, patch_size=16,
                            init_cfg=init_cfg)
     model.init_weights()
-    return model.eval()
+    model.eval()  # mmpretrain's ViT.train() returns None, so not chained
+    return model
 
 
 def test_full_vit_se_size_matches_the_paper_figures():
