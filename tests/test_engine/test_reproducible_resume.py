@@ -392,3 +392,24 @@ def test_use_reproducible_randomness_adds_the_hook_once():
     runtime = Config.fromfile(
         osp.join(REPO_ROOT, 'configs', '_base_', 'default_runtime.py'))
     assert not use_reproducible_randomness(runtime)
+
+
+@pytest.mark.parametrize('resume', [False, True])
+def test_a_run_without_a_seed_starts(resume):
+    """default_runtime.py leaves randomness.seed None: the hook must log
+    that and go on (it once passed the log level as a string, which
+    crashed every unseeded training at its start)."""
+    from types import SimpleNamespace
+
+    from ferpretrain.engine.hooks import ReproducibleRandomnessHook
+
+    dataset = SimpleNamespace(pipeline=lambda results: results)
+    runner = SimpleNamespace(
+        cfg=Config(dict(randomness=dict(seed=None))),
+        _resume=resume,
+        seed=123,
+        train_loop=SimpleNamespace(
+            dataloader=SimpleNamespace(dataset=dataset)),
+        val_loop=None)
+    ReproducibleRandomnessHook().before_train(runner)
+    assert type(dataset.pipeline).__name__ == 'SeededPipeline'

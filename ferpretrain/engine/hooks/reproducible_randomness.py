@@ -84,6 +84,7 @@ Limitations:
   the same number of processes, workers and threads.
 """
 import ctypes
+import logging
 import multiprocessing
 import random
 from typing import Callable, Dict, Iterator, List, Optional
@@ -279,7 +280,7 @@ class ReproducibleRandomnessHook(Hook):
                 "checkpoint's seed). Set randomness = dict(seed=...) for "
                 'exact resumes.',
                 logger='current',
-                level='WARNING' if runner._resume else 'INFO')
+                level=logging.WARNING if runner._resume else logging.INFO)
         self._install(runner, 'train', runner.train_loop.dataloader)
         if runner.val_loop is not None:
             self._install(runner, 'val', runner.val_loop.dataloader)
@@ -307,7 +308,7 @@ class ReproducibleRandomnessHook(Hook):
                 'in the datasets it wraps): its random transforms, if any, '
                 'are not reseeded each epoch.',
                 logger='current',
-                level='WARNING')
+                level=logging.WARNING)
         self._data[phase] = randomness
 
     def _start_round(self, runner, phase: str, dataloader,
