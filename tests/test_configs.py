@@ -45,9 +45,11 @@ def test_config_builds_and_runs(path, tmp_path):
         num_classes = cfg.model.head.num_classes
         out_shape, pred_key = (2, num_classes), 'pred_score'
         pred_shape = (num_classes, )
-    images = torch.randint(0, 256, (2, 3, *size), dtype=torch.uint8)
-
     model = get_model(cfg, device='cpu').eval()
+    # Difference-of-Embeddings models take a (neutral, target) pair.
+    faces = getattr(model, 'faces_per_input', 1)
+    sample = ((faces, ) if faces > 1 else ()) + (3, *size)
+    images = torch.randint(0, 256, (2, *sample), dtype=torch.uint8)
     with torch.no_grad():
         data = model.data_preprocessor(dict(inputs=list(images)))
         logits = model(data['inputs'], mode='tensor')

@@ -52,6 +52,7 @@ class ModelComplexity:
     input_shape: Tuple[int, ...]
     unsupported_ops: Dict[str, int] = field(default_factory=dict)
     convention: str = 'fvcore'
+    faces_per_input: int = 1
 
     @property
     def params_m(self) -> float:
@@ -62,7 +63,9 @@ class ModelComplexity:
         return self.macs / 1e9
 
     def __str__(self) -> str:
-        return (f'input shape: {tuple(self.input_shape)}\n'
+        faces = (f' x {self.faces_per_input} faces (one sample)'
+                 if self.faces_per_input > 1 else '')
+        return (f'input shape: {tuple(self.input_shape)}{faces}\n'
                 f'parameters: {_fmt(self.params_m)} M\n'
                 f'MACs: {_fmt(self.gmac)} G ({self.convention}-style, '
                 f'whole model; '
@@ -104,6 +107,10 @@ def get_model_complexity(model: nn.Module,
         convention (str): ``'fvcore'`` (default; counts the attention
             matrix products) or ``'thop'`` (modules only), see the module
             docstring.
+
+    A model that takes several faces a sample (``faces_per_input``, e.g.
+    2 for the Difference-of-Embeddings models: a neutral face and a
+    target) is counted on one such sample, ``(1, faces, C, H, W)``.
     """
     if convention not in ('fvcore', 'thop'):
         raise ValueError(f"convention must be 'fvcore' or 'thop', got "
@@ -119,7 +126,9 @@ def get_model_complexity(model: nn.Module,
         device = next(model.parameters()).device
     except StopIteration:
         device = torch.device('cpu')
-    inputs = torch.randn(1, *input_shape, device=device)
+    faces = getattr(model, 'faces_per_input', 1)
+    batch_shape = (1, faces) if faces > 1 else (1, )
+    inputs = torch.randn(*batch_shape, *input_shape, device=device)
     wrapped = _TensorMode(model) if _takes_mode(model) else model
     # The analyzer warns about every op it does not count (activations,
     # pooling, topk ...); they are reported in `unsupported_ops` instead.
@@ -129,7 +138,7 @@ def get_model_complexity(model: nn.Module,
         finally:
             model.train(was_training)
         params = sum(p.numel() for p in model.parameters())
-        return ModelComplexity(params, macs, input_shape, {}, 'thop')
+        return ModelComplexity(params, macs, input_shape, {}, 'thop', faces)
     logger = MMLogger.get_current_instance()
     level = logger.level
     logger.setLevel('ERROR')
@@ -146,7 +155,8 @@ def get_model_complexity(model: nn.Module,
         logger.setLevel(level)
         model.train(was_training)
     params = sum(p.numel() for p in model.parameters())
-    return ModelComplexity(params, macs, input_shape, unsupported)
+    return ModelComplexity(params, macs, input_shape, unsupported,
+                           faces_per_input=faces)
 
 
 def _thop_macs(model: nn.Module, inputs: torch.Tensor) -> int:

@@ -16,13 +16,15 @@ from .fer2013 import FER2013
 from .fer_folder import FERFolder
 from .ferplus import FERPLUS_LABEL_MODES, FERPlus
 from .jaffe import JAFFE
+from .neutral_pairs import NeutralPairDataset
 from .rafdb import RAFDB
 from .samplers import ClassBalancedSampler
 from .sfew import CAERS, SFEW
 from .subject_split import (leave_one_subject_out, subject_folds,
                             subject_kfold)
-from .synthetic_faces import (EXPRESSIONS, draw_face,
-                              generate_synthetic_rafdb)
+from .synthetic_faces import (EXPRESSIONS, PAIRS_SUBJECT_PATTERN, draw_face,
+                              generate_synthetic_pairs,
+                              generate_synthetic_rafdb, sample_identity)
 from .transforms import *  # noqa: F401,F403
 from .transforms import CropFaceBox, FERRandomRotate, LoadFERImage
 
@@ -36,9 +38,10 @@ __all__ = [
     'AFFECTNET_CODES', 'CKPlus', 'CKPLUS_CATEGORIES', 'JAFFE',
     'JAFFE_CATEGORIES', 'SFEW', 'SFEW_CATEGORIES', 'CAERS',
     'CAERS_CATEGORIES', 'FERFolder', 'ClassBalancedSampler',
-    'ClassSubsetDataset',
+    'ClassSubsetDataset', 'NeutralPairDataset',
     'subject_folds', 'subject_kfold', 'leave_one_subject_out',
     'LoadFERImage', 'FERRandomRotate', 'CropFaceBox', 'EXPRESSIONS',
-    'draw_face', 'generate_synthetic_rafdb', 'FaceLandmarkDataset',
+    'draw_face', 'generate_synthetic_rafdb', 'generate_synthetic_pairs',
+    'sample_identity', 'PAIRS_SUBJECT_PATTERN', 'FaceLandmarkDataset',
     'LANDMARK_CSV_HEADER'
 ]

@@ -1,7 +1,8 @@
 """A generic ``<data_root>/<split>/<class>/<image>`` FER folder dataset."""
 import os
 import os.path as osp
-from typing import Dict, List, Sequence, Union
+import re
+from typing import Dict, List, Optional, Sequence, Union
 
 from ferpretrain.registry import DATASETS
 from .base_fer import (BaseFERDataset, _MAX_LISTED, annotation_error,
@@ -48,7 +49,18 @@ class FERFolder(BaseFERDataset):
     - a split with no image raises an error.
 
     Each data info carries ``img_path``, ``gt_label`` and ``ann_source``
-    (the image path). Samples are listed by folder, then file name, sorted.
+    (the image path), and ``subject`` when ``subject_pattern`` is given.
+    Samples are listed by folder, then file name, sorted.
+
+    Subjects: datasets whose file names hold a person id (``p0001_1.jpg``,
+    ``S005_001_00000011.png``) give it with ``subject_pattern``, a regular
+    expression searched in the file name without its extension
+    (:func:`re.search`: anchor it with ``^`` to match from the start). Its
+    group named ``subject``, or else its first group, is the subject id,
+    stored as ``subject`` in each data info: what
+    :class:`~ferpretrain.datasets.NeutralPairDataset` (``pair_by=
+    'subject'``) groups the images by. A file name it does not match raises
+    an error naming the file and the pattern.
 
     Args:
         data_root (str): The folder holding one folder per split.
@@ -61,6 +73,10 @@ class FERFolder(BaseFERDataset):
             still matched to the class names), or a sequence parallel to
             ``classes`` giving the folder of each class. Folder names are
             compared case-insensitively. Defaults to None.
+        subject_pattern (str, optional): A regular expression searched in
+            each file name without extension; its group ``subject`` (or
+            first group) is the subject id, e.g. ``r'^(p\\d+)_'`` for
+            ``p0001_1.jpg``. Defaults to None (no ``subject`` key).
         **kwargs: Other arguments of :class:`BaseFERDataset` (``pipeline``,
             ``test_mode``, ``indices``, ...).
 
@@ -73,6 +89,9 @@ class FERFolder(BaseFERDataset):
         >>> # folders named by codes 1..7
         >>> FERFolder('data/my_fer', classes=classes, split='train',
         ...           folder_names=[str(i) for i in range(1, 8)])
+        >>> # subject ids from file names like p0001_1.jpg
+        >>> FERFolder('data/pairs_demo', classes=classes,
+        ...           subject_pattern=r'^(p\\d+)_')
         >>> # in a config
         >>> dataset = dict(type='FERFolder', data_root='data/my_fer',
         ...                classes=classes, split='train',
@@ -92,6 +111,7 @@ class FERFolder(BaseFERDataset):
                  split: str = 'train',
                  folder_names: Union[Dict[str, str], Sequence[str],
                                      None] = None,
+                 subject_pattern: Optional[str] = None,
                  **kwargs):
         if classes is None or isinstance(classes, str) or not len(classes):
             raise ValueError(
@@ -111,6 +131,8 @@ class FERFolder(BaseFERDataset):
                              'not metainfo["classes"].')
         self._folder_to_label = self._build_folder_map(classes, folder_names)
         self.folder_names = folder_names
+        self.subject_pattern = subject_pattern
+        self._subject_re = self._compile_subject_pattern(subject_pattern)
 
         require_dir(
             data_root, 'FERFolder data_root',
@@ -176,6 +198,46 @@ class FERFolder(BaseFERDataset):
                                  'twice (compared case-insensitively)')
             mapping[key] = i
         return mapping
+
+    @staticmethod
+    def _compile_subject_pattern(pattern: Optional[str]):
+        """The compiled ``subject_pattern`` (None if not given)."""
+        if pattern is None:
+            return None
+        if not isinstance(pattern, str) or not pattern:
+            raise ValueError('FERFolder: subject_pattern must be a regular '
+                             "expression string, e.g. r'^(p\\d+)_', got "
+                             f'{pattern!r}.')
+        try:
+            compiled = re.compile(pattern)
+        except re.error as e:
+            raise ValueError(f"FERFolder: subject_pattern=r'{pattern}' is "
+                             f'not a valid regular expression: {e}.') from None
+        if compiled.groups == 0:
+            raise ValueError(
+                f"FERFolder: subject_pattern=r'{pattern}' has no group: put "
+                "the subject id in parentheses (e.g. r'^(p\\d+)_') or in a "
+                "group named subject (r'^(?P<subject>p\\d+)_').")
+        return compiled
+
+    def _subject_of(self, path: str) -> str:
+        """The subject id in the file name of ``path``."""
+        stem = osp.splitext(osp.basename(path))[0]
+        match = self._subject_re.search(stem)
+        if match is not None:
+            if 'subject' in self._subject_re.groupindex:
+                subject = match.group('subject')
+            else:
+                subject = match.group(1)
+            if subject:
+                return subject
+        raise annotation_error(
+            path, f'file name {stem!r} does not match '
+            f"subject_pattern=r'{self.subject_pattern}'" +
+            ('' if match is None else ' with a non-empty subject group'),
+            'rename the file, or change subject_pattern: it is searched in '
+            'the file name without extension, and its group named subject '
+            '(or its first group) is the subject id')
 
     def load_data_list(self) -> List[dict]:
         """List ``<data_root>/<split>/<class>/<image>``, check every
@@ -245,9 +307,11 @@ class FERFolder(BaseFERDataset):
                                 IMG_EXTENSIONS:
                             bad.append(path)
                             continue
-                        data_list.append(
-                            dict(img_path=path, gt_label=label,
-                                 ann_source=path))
+                        info = dict(img_path=path, gt_label=label,
+                                    ann_source=path)
+                        if self._subject_re is not None:
+                            info['subject'] = self._subject_of(path)
+                        data_list.append(info)
         if bad:
             listed = '\n'.join(f'  {p}' for p in bad[:_MAX_LISTED])
             if len(bad) > _MAX_LISTED:
@@ -267,6 +331,9 @@ class FERFolder(BaseFERDataset):
 
     def extra_repr(self) -> List[str]:
         """The extra repr information of the dataset."""
-        return super().extra_repr() + [
+        lines = super().extra_repr() + [
             f'Images: \t{self.img_prefix}/<class>/<image>'
         ]
+        if self.subject_pattern is not None:
+            lines.append(f'Subject pattern: \t{self.subject_pattern}')
+        return lines

@@ -68,6 +68,25 @@ with Neutral and Disgust with Anger, as in real data.
 
 Generation is deterministic: the same arguments give byte-identical files
 (for a given OpenCV build), whatever the number of worker processes.
+
+Paired data (same person, every expression)
+-------------------------------------------
+:func:`generate_synthetic_pairs` draws one identity per synthetic person and
+renders that person with every expression of :data:`EXPRESSIONS`, Neutral
+included, for models that compare a face with the same person's neutral face
+("Difference of Embeddings"). It writes the generic folder layout read by
+:class:`~ferpretrain.datasets.FERFolder`, with the person id in the file
+name::
+
+    <out_dir>/train/<Expression>/p0001_1.jpg    # person p0001, take 1
+    <out_dir>/test/<Expression>/p0081_1.jpg     # test persons: other ids
+
+Each image has its own background, pose, alignment error, lighting and
+expression intensity; the person (face, hair, skin, accessories) is the
+same in all of them. Test persons are disjoint from training persons
+(subject-independent). Read it with ``FERFolder(..., classes=EXPRESSIONS,
+subject_pattern=PAIRS_SUBJECT_PATTERN)`` inside a
+:class:`~ferpretrain.datasets.NeutralPairDataset`.
 """
 import math
 import os
@@ -79,7 +98,8 @@ import numpy as np
 
 __all__ = [
     'EXPRESSIONS', 'RAFDB_CLASS_FREQUENCIES', 'LABEL_FILE', 'draw_face',
-    'generate_synthetic_rafdb'
+    'generate_synthetic_rafdb', 'sample_identity', 'generate_synthetic_pairs',
+    'PAIRS_SUBJECT_PATTERN'
 ]
 
 #: Expression names in RAF-DB label order: label ``i`` is ``EXPRESSIONS[i-1]``.
@@ -211,6 +231,17 @@ _IRIS_COLORS = [_rgb(90, 55, 30), _rgb(45, 28, 18), _rgb(70, 110, 160),
                 _rgb(80, 110, 75), _rgb(125, 95, 55)]
 _HAIR_STYLES = ('short', 'fringe', 'long', 'curly', 'bun', 'bald')
 _HAIR_STYLE_P = (0.26, 0.16, 0.26, 0.1, 0.1, 0.12)
+
+
+def sample_identity(rng: np.random.Generator) -> dict:
+    """Draws one synthetic person: face shape, skin tone, eyes, brows,
+    nose, lips, hair, accessories and key light.
+
+    Pass the result as ``identity`` to :func:`draw_face` to draw the same
+    person with several expressions (:func:`generate_synthetic_pairs` does
+    so). The dict is read, never modified, by the drawing functions.
+    """
+    return _sample_identity(rng)
 
 
 def _sample_identity(rng: np.random.Generator) -> dict:
@@ -808,11 +839,12 @@ def _check_expression(expression) -> str:
 
 
 def draw_face(expression: str, rng: np.random.Generator,
-              size: int = 100) -> np.ndarray:
+              size: int = 100,
+              identity: Optional[dict] = None) -> np.ndarray:
     """Draws one upright synthetic face showing ``expression``.
 
-    The identity (face shape, skin, hair, eyes, accessories) and the
-    expression intensity are drawn from ``rng``; the face fills a
+    The identity (face shape, skin, hair, eyes, accessories; unless given)
+    and the expression intensity are drawn from ``rng``; the face fills a
     ``size`` x ``size`` image the way an aligned RAF-DB crop does, over a
     random cluttered background. No pose, lighting, blur or noise is
     applied: :func:`generate_synthetic_rafdb` adds those.
@@ -821,6 +853,8 @@ def draw_face(expression: str, rng: np.random.Generator,
         expression: one of :data:`EXPRESSIONS` (case-insensitive).
         rng: the random generator; the same state gives the same face.
         size: side of the square output image in pixels.
+        identity: the person to draw, from :func:`sample_identity`; None
+            draws a new one from ``rng``.
 
     Returns:
         np.ndarray: a ``(size, size, 3)`` BGR uint8 image.
@@ -828,7 +862,7 @@ def draw_face(expression: str, rng: np.random.Generator,
     expression = _check_expression(expression)
     img = np.zeros((size, size, 3), np.uint8)
     _draw_background(img, rng)
-    idn = _sample_identity(rng)
+    idn = _sample_identity(rng) if identity is None else identity
     ex = _sample_expression(expression, rng)
     _draw_face_canonical(_Painter(img, _affine(size / 2, size / 2, size, 0)),
                          idn, ex)
@@ -837,12 +871,14 @@ def draw_face(expression: str, rng: np.random.Generator,
 
 def _render_sample(expression: str, rng: np.random.Generator,
                    aligned_size: int,
-                   original_size: Tuple[int, int]):
-    """One (original scene, aligned crop) pair, both BGR uint8."""
+                   original_size: Tuple[int, int],
+                   identity: Optional[dict] = None):
+    """One (original scene, aligned crop) pair, both BGR uint8; the person
+    is ``identity``, or a new one drawn from ``rng`` if None."""
     h, w = original_size
     scene = np.zeros((h, w, 3), np.uint8)
     _draw_background(scene, rng)
-    idn = _sample_identity(rng)
+    idn = _sample_identity(rng) if identity is None else identity
     ex = _sample_expression(expression, rng)
     # Pose: the face box (the aligned crop) inside the scene.
     angle = rng.uniform(-15.0, 15.0)
@@ -913,9 +949,10 @@ def _write_samples(jobs):
         _write_sample(job)
 
 
-def _run_in_processes(jobs, workers):
-    """Renders ``jobs`` in ``workers`` processes (every sample has its own
-    seed, so the split does not change the output)."""
+def _run_in_processes(jobs, workers, write=_write_samples):
+    """Renders ``jobs`` with ``write(jobs)`` in ``workers`` processes
+    (every sample has its own seed, so the split does not change the
+    output)."""
     import multiprocessing as mp
 
     # Fork where available: nothing is pickled and nothing re-imported, so
@@ -923,7 +960,7 @@ def _run_in_processes(jobs, workers):
     method = 'fork' if 'fork' in mp.get_all_start_methods() else None
     ctx = mp.get_context(method)
     procs = [
-        ctx.Process(target=_write_samples, args=(jobs[i::workers], ))
+        ctx.Process(target=write, args=(jobs[i::workers], ))
         for i in range(workers)
     ]
     for proc in procs:
@@ -1043,3 +1080,146 @@ def generate_synthetic_rafdb(out_dir: str,
         seed=int(seed),
         aligned_size=int(aligned_size),
         original_size=original_size)
+
+
+# --------------------------------------------------------------------------
+# Paired data: one person, every expression
+# --------------------------------------------------------------------------
+#: The person id in the file names :func:`generate_synthetic_pairs` writes
+#: (``p0001_1.jpg`` -> ``p0001``): FERFolder's ``subject_pattern``.
+PAIRS_SUBJECT_PATTERN = r'^(p\d+)_'
+
+# Generator seeds of the paired data: identity [seed, _PAIRS_STREAM,
+# person], image [seed, _PAIRS_STREAM, person, expression, take]; apart
+# from the RAF-DB generator's [seed, split, index].
+_PAIRS_STREAM = 0x5041
+
+
+def _pair_scene_size(size: int) -> Tuple[int, int]:
+    """The scene the aligned ``size`` crop is cut from (RAF-DB's 160x200
+    for 100x100 crops)."""
+    return max(16, int(round(1.6 * size))), max(16, 2 * size)
+
+
+def _write_pair_sample(job):
+    """Renders and writes one image of one person (run in worker processes
+    too)."""
+    path, expression_index, seed, person, take, size = job
+    identity = _sample_identity(
+        np.random.default_rng([seed, _PAIRS_STREAM, person]))
+    rng = np.random.default_rng(
+        [seed, _PAIRS_STREAM, person, expression_index + 1, take])
+    _, aligned, (_, quality) = _render_sample(
+        EXPRESSIONS[expression_index], rng, size, _pair_scene_size(size),
+        identity=identity)
+    ok, buf = cv2.imencode('.jpg', aligned,
+                           [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise IOError(f'Could not encode {path}')
+    with open(path, 'wb') as f:
+        f.write(buf.tobytes())
+    return path
+
+
+def _write_pair_samples(jobs):
+    for job in jobs:
+        _write_pair_sample(job)
+
+
+def _check_count(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+            or value < minimum:
+        raise ValueError(f'generate_synthetic_pairs: {name} must be an int '
+                         f'>= {minimum}, got {value!r}')
+    return int(value)
+
+
+def generate_synthetic_pairs(out_dir: str,
+                             num_train_subjects: int = 100,
+                             num_test_subjects: int = 25,
+                             seed: int = 0,
+                             size: int = 100,
+                             takes: int = 1,
+                             workers: int = 1) -> Dict:
+    """Writes synthetic persons, each with every expression, in the
+    FERFolder layout: paired data for neutral-reference models.
+
+    One identity is drawn per person and rendered with each of the seven
+    :data:`EXPRESSIONS` (Neutral included), ``takes`` times each; every
+    image has its own expression intensity, background, pose, alignment
+    error, lighting, blur and noise (see the module docstring). Written
+    as aligned ``size`` x ``size`` JPEG face crops::
+
+        <out_dir>/train/<Expression>/<person>_<take>.jpg
+        <out_dir>/test/<Expression>/<person>_<take>.jpg
+
+    Persons are ``p0001``, ``p0002``, ...: the first ``num_train_subjects``
+    in ``train``, the next ``num_test_subjects`` in ``test``, so no person
+    is in both splits (subject-independent). Takes are numbered from 1.
+    Read a split with ``FERFolder(out_dir, classes=EXPRESSIONS,
+    split='train', subject_pattern=PAIRS_SUBJECT_PATTERN)``. Existing files
+    with the same names are overwritten; other files are left alone.
+
+    A quick-start and test dataset, not a benchmark; fully synthetic (no
+    real faces). Each person's identity comes from a generator seeded by
+    ``(seed, person)`` and each image from one seeded by ``(seed, person,
+    expression, take)``: the output is the same for any ``workers``.
+
+    Args:
+        out_dir: the dataset root; ``train/`` and ``test/`` are created in
+            it (``test/`` only with test persons).
+        num_train_subjects: number of training persons (>= 1).
+        num_test_subjects: number of test persons (>= 0).
+        seed: random seed; the same seed gives byte-identical files.
+        size: side of the square face images in pixels (>= 8).
+        takes: images of each person and expression (>= 1).
+        workers: number of processes used to render the images.
+
+    Returns:
+        dict: ``root`` (absolute ``out_dir``), ``classes``
+        (:data:`EXPRESSIONS`), ``subjects`` (``{'train': [ids], 'test':
+        [ids]}``), ``num_images`` (``{'train': n, 'test': n}``),
+        ``subject_pattern`` (:data:`PAIRS_SUBJECT_PATTERN`), ``seed``,
+        ``size`` and ``takes``.
+    """
+    num_train_subjects = _check_count('num_train_subjects',
+                                      num_train_subjects, 1)
+    num_test_subjects = _check_count('num_test_subjects', num_test_subjects,
+                                     0)
+    takes = _check_count('takes', takes, 1)
+    size = _check_count('size', size, 8)
+    root = osp.abspath(out_dir)
+    jobs = []
+    subjects = {'train': [], 'test': []}
+    people = [('train', p) for p in range(1, num_train_subjects + 1)]
+    people += [('test', num_train_subjects + p)
+               for p in range(1, num_test_subjects + 1)]
+    for split, person in people:
+        pid = f'p{person:04d}'
+        subjects[split].append(pid)
+        for e, expression in enumerate(EXPRESSIONS):
+            folder = osp.join(root, split, expression)
+            os.makedirs(folder, exist_ok=True)
+            for take in range(1, takes + 1):
+                jobs.append((osp.join(folder, f'{pid}_{take}.jpg'), e,
+                             int(seed), person, take, size))
+
+    workers = max(1, min(int(workers), len(jobs)))
+    if workers > 1:
+        _run_in_processes(jobs, workers, write=_write_pair_samples)
+    else:
+        _write_pair_samples(jobs)
+
+    per_person = len(EXPRESSIONS) * takes
+    return dict(
+        root=root,
+        classes=EXPRESSIONS,
+        subjects=subjects,
+        num_images={
+            split: len(ids) * per_person
+            for split, ids in subjects.items()
+        },
+        subject_pattern=PAIRS_SUBJECT_PATTERN,
+        seed=int(seed),
+        size=size,
+        takes=takes)

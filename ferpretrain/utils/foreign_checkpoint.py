@@ -7,6 +7,10 @@ is a PaddlePaddle ``.pdparams`` and the MobileFaceNet landmark weights a
 ``.pth.tar``. Every converter reads them through this module, which is the
 one place where third-party pickles are opened:
 
+- :func:`read_pickled_arrays` reads a plain pickle of ``{name: numpy
+  array}`` (the VGGFace2 ResNet-50 weights converted from Caffe) with an
+  unpickler that resolves numpy's array rebuilding and nothing else: any
+  other global is refused before anything runs.
 - :func:`read_torch_release` and :func:`read_paddle_params` resolve only an
   allow-list of globals (torch's own ``weights_only`` list and numpy's
   array rebuilding); every other global the file names becomes an inert
@@ -38,6 +42,7 @@ from .errors import CheckpointError
 
 __all__ = [
     'OpaquePickledObject', 'read_torch_release', 'read_paddle_params',
+    'read_pickled_arrays',
     'describe_unreadable', 'require_checkpoint_file',
     'extract_state_dict', 'rename_state_dict', 'group_keys',
     'PADDLE_NAME_TABLE', 'PADDLE_BIG_PARAM_TABLE'
@@ -297,6 +302,131 @@ def read_paddle_params(
     names = params.pop(PADDLE_NAME_TABLE, None)
     params = _join_big_params(params)
     return params, dict(names) if isinstance(names, dict) else {}
+
+
+def _array_globals() -> Dict[str, Any]:
+    """``'module.name' -> object`` that :func:`read_pickled_arrays`
+    resolves: numpy's array, dtype and scalar rebuilding (both the numpy 1
+    ``numpy.core`` and numpy 2 ``numpy._core`` spellings, so Python 2 era
+    files load), the protocol-5 buffer rebuild, and the two builtins a
+    pickle of arrays may name (``_codecs.encode`` rebuilds bytes in a
+    protocol-2 pickle written by Python 3; ``collections.OrderedDict``)."""
+    import codecs
+
+    from .checkpoint import _numpy_globals
+    allowed: Dict[str, Any] = {}
+    for entry in _numpy_globals():
+        obj, name = entry if isinstance(
+            entry, tuple) else (entry,
+                                f'{entry.__module__}.{entry.__qualname__}')
+        allowed[name] = obj
+    try:  # numpy >= 2
+        from numpy._core import numeric
+    except ImportError:  # numpy < 2
+        from numpy.core import numeric  # type: ignore
+    if hasattr(numeric, '_frombuffer'):
+        for module in ('numpy._core.numeric', 'numpy.core.numeric'):
+            allowed[f'{module}._frombuffer'] = numeric._frombuffer
+    allowed['_codecs.encode'] = codecs.encode
+    allowed['codecs.encode'] = codecs.encode
+    allowed['collections.OrderedDict'] = OrderedDict
+    return allowed
+
+
+class _RefusedGlobal(pickle.UnpicklingError):
+    """A pickle named a global outside the array allow-list."""
+
+    def __init__(self, qualified: str):
+        super().__init__(qualified)
+        self.qualified = qualified
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Resolves numpy's array rebuilding only; any other global stops the
+    load at ``find_class``, before it can be called."""
+    _allowed: Dict[str, Any] = {}
+
+    def find_class(self, module, name):
+        qualified = f'{module}.{name}'
+        if module == '__builtin__':  # Python 2's name for builtins
+            qualified = f'builtins.{name}'
+        if qualified in self._allowed:
+            return self._allowed[qualified]
+        raise _RefusedGlobal(qualified)
+
+
+def read_pickled_arrays(filename: Union[str, os.PathLike],
+                        trust: bool = False,
+                        what: str = 'pickle of numpy arrays'
+                        ) -> Dict[str, np.ndarray]:
+    """Read a plain pickle of ``{name: numpy array}`` without running it.
+
+    The format of weights converted outside torch, e.g. the VGGFace2
+    ResNet-50 ``resnet50_ft_weight.pkl`` (cydonia999/VGGFace2-pytorch,
+    from the authors' Caffe model), written by Python 2: read with
+    ``encoding='latin1'`` as its readme says, so Python 2 byte strings
+    (the arrays' data) come back intact. Only numpy's array rebuilding
+    resolves (see :func:`_array_globals`); a file naming any other global
+    (``os.system``, a class of the writer's code) is refused, naming it,
+    and nothing in it runs.
+
+    Args:
+        filename: The ``.pkl`` file.
+        trust (bool): Unpickle with Python's full unpickler instead (runs
+            code stored in the file; only for a file you trust).
+        what (str): What the file should be, for messages.
+
+    Returns:
+        dict: ``{name: numpy array}`` in the file's order.
+
+    Raises:
+        FileNotFoundError: No such file.
+        CheckpointError: The file is empty, damaged, no pickle, does not
+            hold a dict of numpy arrays (the message names the file and
+            the first offending entry).
+        UntrustedCheckpointError: It names a global outside the
+            allow-list (the message names the file and the global).
+    """
+    from .checkpoint import UntrustedCheckpointError
+    filename = require_checkpoint_file(filename)
+    _ArrayUnpickler._allowed = _array_globals()
+    try:
+        with open(filename, 'rb') as f:
+            if trust:
+                content = pickle.load(f, encoding='latin1')
+            else:
+                content = _ArrayUnpickler(f, encoding='latin1').load()
+    except _RefusedGlobal as refused:
+        raise UntrustedCheckpointError(
+            f'Refused to read {filename!r} as a {what}: it names the Python '
+            f'global {refused.qualified!r}, which is not numpy array data, '
+            'and unpickling it could run code stored in the file. Nothing '
+            'was run. Use a file from the original source, or, only if you '
+            'trust this one, pass --trust-checkpoint.') from None
+    except _READ_ERRORS as error:
+        raise describe_unreadable(filename, f'a {what}', error) from None
+    if not isinstance(content, dict):
+        raise CheckpointError(
+            f'{filename!r} holds a {type(content).__name__}, not the '
+            f'{{name: numpy array}} dict of a {what}.')
+    arrays: Dict[str, np.ndarray] = {}
+    for key, value in content.items():
+        if isinstance(key, bytes):  # a Python 2 str read without latin1
+            key = key.decode('latin1')
+        if not isinstance(key, str):
+            raise CheckpointError(
+                f'{filename!r}: the key {key!r} is a '
+                f'{type(key).__name__}, not a parameter name; a {what} '
+                'maps names to arrays.')
+        if not isinstance(value, np.ndarray) or value.dtype.kind not in \
+                'biuf':
+            held = (f'a {value.dtype} array' if isinstance(
+                value, np.ndarray) else f'a {type(value).__name__}')
+            raise CheckpointError(
+                f'{filename!r}: the entry {key!r} is {held}, not a numeric '
+                f'numpy array; a {what} maps names to arrays.')
+        arrays[key] = value
+    return arrays
 
 
 def extract_state_dict(

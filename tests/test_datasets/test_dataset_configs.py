@@ -1,6 +1,8 @@
 """Every dataset config in configs/_base_/datasets builds its train, val and
 test sets on a copy of its dataset's real layout, and its pipelines give
-112x112 3-channel inputs with as many classes as the model predicts."""
+3-channel inputs of the config's size (112x112 for most; a (neutral,
+target) pair of faces for the Difference-of-Embeddings configs) with as many
+classes as the model predicts."""
 import copy
 import glob
 import os.path as osp
@@ -8,7 +10,9 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
+from ferpretrain.analysis import infer_input_size
 from ferpretrain.datasets.categories import CAERS_CATEGORIES, SFEW_CATEGORIES
+from ferpretrain.datasets.synthetic_faces import generate_synthetic_pairs
 from ferpretrain.registry import DATASETS
 # The writers of the real layouts live beside each class's own tests
 # (pytest puts this folder on sys.path).
@@ -48,6 +52,9 @@ def _write(name, tmp_path):
         return write_jaffe(root, subjects=JAFFE_SUBJECTS)
     if name.startswith('caers'):
         write_folders(root, ('train', 'test'), CAERS_CATEGORIES)
+        return str(root)
+    if name.startswith('demo_pairs'):
+        generate_synthetic_pairs(str(root), 3, 1, size=16)
         return str(root)
     if name.startswith('sfew'):
         write_folders(root, ('Train', 'Val'), SFEW_CATEGORIES)
@@ -93,18 +100,22 @@ def test_dataset_config_builds_on_real_layout(name, tmp_path):
     cfg = Config.fromfile(osp.join(DATASET_CONFIGS, name))
     root = _write(osp.splitext(name)[0], tmp_path)
     num_classes = cfg.data_preprocessor.num_classes
+    # A pair dataset gives both faces of a sample stacked.
+    faces = (2, ) if 'NeutralPair' in cfg.test_dataloader.dataset.type \
+        else ()
+    shape = faces + (3, *infer_input_size(cfg))
     sizes = {}
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         dataset = DATASETS.build(_with_root(cfg[loader].dataset, root))
         assert len(dataset) > 0, loader
         assert len(dataset.metainfo['classes']) == num_classes, loader
         sample = dataset[0]
-        assert tuple(sample['inputs'].shape) == (3, 112, 112), loader
+        assert tuple(sample['inputs'].shape) == shape, loader
         assert 0 <= int(sample['data_samples'].gt_label) < num_classes
         sizes[loader] = len(dataset)
     if name.endswith('_all_112.py'):
         # Every image is a test image (cross-dataset evaluation).
         assert sizes['test_dataloader'] > sizes['val_dataloader']
-    elif name.startswith(('ckplus', 'jaffe')):
+    elif name.startswith(('ckplus', 'jaffe', 'demo_pairs')):
         # Subject folds: the held-out fold is smaller than the rest.
         assert sizes['val_dataloader'] < sizes['train_dataloader']

@@ -74,8 +74,10 @@ def main():
     if args.per_module:
         from mmengine.analysis import get_model_complexity_info
         from ferpretrain.analysis.complexity import _TensorMode
+        faces = getattr(model, 'faces_per_input', 1)
+        input_shape = ((faces, 3) if faces > 1 else (3, )) + shape[-2:]
         info = get_model_complexity_info(
-            _TensorMode(model), input_shape=(3, *shape[-2:]), show_arch=False)
+            _TensorMode(model), input_shape=input_shape, show_arch=False)
         print(info['out_table'])
 
 

@@ -1,3 +1,4 @@
+from .doe import DifferenceOfEmbeddings, EmotionIdentityClassifier
 from .fervt import (GridAttentionResNet, GridWiseAttention,
                     SemanticTokenizer, SemanticTokenTransformer)
 from .landmark_image import LandmarkImageClassifier
@@ -11,6 +12,7 @@ from .poster_v2 import (PosterV2, PosterV2Neck, WindowCrossAttention,
 from .vit_se import LayoutAwareViT, SENeck, convert_vit_keys, vit_key_layout
 
 __all__ = [
+    'DifferenceOfEmbeddings', 'EmotionIdentityClassifier',
     'GridWiseAttention', 'GridAttentionResNet', 'SemanticTokenizer',
     'SemanticTokenTransformer', 'LayoutAwareViT', 'SENeck',
     'convert_vit_keys', 'vit_key_layout',

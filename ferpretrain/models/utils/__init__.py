@@ -6,12 +6,15 @@ from .attention_dropping import (LANet, MultiAttentionDropping,
                                  random_drop_mask)
 from .attentive_pooling import (AttentivePatchPooling, AttentiveTokenPooling,
                                 keep_topk_tokens)
+from .embedding_difference import EmbeddingDifference
+from .pair_data_preprocessor import PairDataPreprocessor
 from .se_block import SEBlock
 
 __all__ = [
     'AttentivePatchPooling', 'AttentiveTokenPooling', 'keep_topk_tokens',
     'LANet', 'MultiAttentionDropping', 'MultiHeadSelfAttentionDropping',
-    'random_drop_mask', 'SEBlock'
+    'random_drop_mask', 'SEBlock', 'EmbeddingDifference',
+    'PairDataPreprocessor'
 ]
 
 

@@ -1,0 +1,39 @@
+# Disentangled Difference of Embeddings, stage 1, on the synthetic demo
+# persons, on 2 CPU cores: the full MobileNetV3-Large emotion encoder and the
+# full VGGFace2 ResNet-50 identity encoder at 64x64, single faces, all 7
+# classes. No weight file can be downloaded here: the emotion encoder trains
+# from scratch, and the identity encoder, frozen as always, keeps its random
+# initialisation (a fixed random projection, not an identity embedding; with
+# the converted VGGFace2 file it is one). Results: configs/disentangled_doe/
+# README.md.
+#   python tools/dataset_converters/generate_demo_pairs.py data/demo_pairs \
+#       --num-train-subjects 150 --num-test-subjects 50 --takes 2 --size 64
+#   python tools/train.py configs/disentangled_doe/demo_pairs_stage1_cpu.py
+#   python tools/train.py configs/disentangled_doe/demo_pairs_stage2_cpu.py
+_base_ = [
+    '../_base_/models/disentangled_doe_stage1.py',
+    '../_base_/datasets/demo_pairs_64.py',
+    '../_base_/schedules/doe_adam_30e.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    backbone=dict(init_cfg=None),
+    identity_encoder=dict(init_cfg=None),
+    head=dict(num_classes=7))
+data_preprocessor = dict(_base_.single_data_preprocessor, num_classes=7)
+train_dataloader = dict(
+    dataset=dict(
+        _delete_=True,
+        **_base_.demo_faces,
+        split='train',
+        pipeline=_base_.demo_train_pipeline))
+val_dataloader = dict(
+    dataset=dict(
+        _delete_=True,
+        **_base_.demo_faces,
+        split='test',
+        test_mode=True,
+        pipeline=_base_.demo_test_pipeline))
+test_dataloader = val_dataloader
+max_epochs = 15
+train_cfg = dict(max_epochs=max_epochs)
