@@ -3,13 +3,14 @@
 # neutral first frames of the training subjects: 8 classes) beside the
 # frozen VGGFace2 identity encoder. Stage 2 (ckplus_stage2.py) reads this
 # run's checkpoint. Per fold (f = 0..9), stage 1 then stage 2:
+#   W=work_dirs/ddoe_ckplus/fold$f
 #   python tools/train.py configs/disentangled_doe/ckplus_stage1.py \
-#     --work-dir work_dirs/ddoe_ckplus/fold$f/stage1 --cfg-options \
+#     --work-dir $W/stage1 --cfg-options \
 #     train_dataloader.dataset.fold=$f val_dataloader.dataset.fold=$f \
 #     test_dataloader.dataset.fold=$f
 #   python tools/train.py configs/disentangled_doe/ckplus_stage2.py \
-#     --work-dir work_dirs/ddoe_ckplus/fold$f/stage2 --cfg-options \
-#     model.backbone_checkpoint=work_dirs/ddoe_ckplus/fold$f/stage1/epoch_30.pth \
+#     --work-dir $W/stage2 --cfg-options \
+#     model.backbone_checkpoint=$W/stage1/epoch_30.pth \
 #     train_dataloader.dataset.dataset.fold=$f \
 #     val_dataloader.dataset.dataset.fold=$f \
 #     test_dataloader.dataset.dataset.fold=$f

@@ -2,13 +2,14 @@
 # encoder learns to classify single faces (all 7 classes, neutral included)
 # beside the frozen VGGFace2 identity encoder. Per fold (f = 0..9, one
 # subject each), stage 1 then stage 2:
+#   W=work_dirs/ddoe_jaffe/fold$f
 #   python tools/train.py configs/disentangled_doe/jaffe_stage1.py \
-#     --work-dir work_dirs/ddoe_jaffe/fold$f/stage1 --cfg-options \
+#     --work-dir $W/stage1 --cfg-options \
 #     train_dataloader.dataset.fold=$f val_dataloader.dataset.fold=$f \
 #     test_dataloader.dataset.fold=$f
 #   python tools/train.py configs/disentangled_doe/jaffe_stage2.py \
-#     --work-dir work_dirs/ddoe_jaffe/fold$f/stage2 --cfg-options \
-#     model.backbone_checkpoint=work_dirs/ddoe_jaffe/fold$f/stage1/epoch_30.pth \
+#     --work-dir $W/stage2 --cfg-options \
+#     model.backbone_checkpoint=$W/stage1/epoch_30.pth \
 #     train_dataloader.dataset.dataset.fold=$f \
 #     val_dataloader.dataset.dataset.fold=$f \
 #     test_dataloader.dataset.dataset.fold=$f

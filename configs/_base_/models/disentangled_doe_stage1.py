@@ -28,5 +28,6 @@ model = dict(
         in_channels=2048 + 960,
         mid_channels=[256, 128, 64, 32],
         loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
-        topk=(1, )),
+        topk=(1, ),
+        init_cfg=_base_.model.head.init_cfg),
 )
