@@ -19,7 +19,7 @@ _base_ = [
 model = dict(
     backbone=dict(init_cfg=None), freeze_backbone=False,
     head=dict(num_classes=6))
-# The seed's Adam at 1e-3 and batch 32, for 15 epochs (the loss has
-# flattened by then on these data).
+# The seed's Adam at 1e-3 and batch 32, for 15 epochs: about 5 minutes on 2
+# cores. The loss is still falling at epoch 15 (1.11); more epochs give more.
 max_epochs = 15
 train_cfg = dict(max_epochs=max_epochs)
