@@ -301,10 +301,17 @@ def test_demo_configs_train_doe_then_both_stages(tmp_path):
     assert not torch.equal(before['backbone.layer0.conv.weight'],
                            after['backbone.layer0.conv.weight'])
 
-    runner, before = _train(_demo_cfg(
-        'configs/disentangled_doe/demo_pairs_stage1_cpu.py', data,
-        tmp_path / 'stage1'))
+    doe = after
+    cfg = _demo_cfg('configs/disentangled_doe/demo_pairs_stage1_cpu.py',
+                    data, tmp_path / 'stage1')
+    # Stage 1's emotion encoder starts from the DoE demo's encoder.
+    cfg.model.backbone.init_cfg.checkpoint = str(tmp_path / 'doe' /
+                                                 'epoch_1.pth')
+    runner, before = _train(cfg)
     assert runner.iter == 3  # 21 faces, batch 8
+    assert all(
+        torch.equal(before[k], doe[k]) for k in doe
+        if k.startswith('backbone.'))
     stage1 = runner.model.state_dict()
     identity = [k for k in stage1 if k.startswith('identity_encoder.')]
     assert identity and all(torch.equal(before[k], stage1[k])
