@@ -1,8 +1,64 @@
+import os
 import os.path as osp
+import platform
+import shutil
+import sys
 
 from setuptools import find_packages, setup
 
 HERE = osp.dirname(osp.abspath(__file__))
+
+#: What an installed ferpretrain needs from the checkout, in the package's
+#: ``.mim`` folder as mmpretrain ships its own: the configs (get_model by
+#: name, tools), the tools (converters, train/test) and the model index
+#: that names the configs relative to this folder.
+MIM_FILES = ('configs', 'tools', 'model-index.yml')
+#: The files of ``.mim`` that a wheel installs (``package_data``; MANIFEST.in
+#: lists the same for an sdist). Checkpoints never go in.
+MIM_PATTERNS = ('.mim/model-index.yml', '.mim/configs/**/*.py',
+                '.mim/configs/**/*.yml', '.mim/configs/**/*.md',
+                '.mim/tools/**/*.py', '.mim/tools/**/*.sh')
+
+
+def add_mim_extension():
+    """Fill ``ferpretrain/.mim`` with the checkout's configs, tools and
+    model index, as mmpretrain's setup.py does.
+
+    Links in an editable install (``pip install -e .`` runs ``develop`` or
+    ``editable_wheel``), so that edits show at once; copies when a wheel
+    or an sdist is built (``bdist_wheel``, ``sdist``, ``build``, a plain
+    ``install``), so that the installed package works from any folder
+    without the checkout. Other commands (``egg_info``, ``dist_info``,
+    ``clean``) leave the folder alone.
+    """
+    commands = set(sys.argv[1:])
+    if commands & {'develop', 'editable_wheel'}:
+        # Windows needs privileges for symbolic links: copy there.
+        mode = 'copy' if platform.system() == 'Windows' else 'symlink'
+    elif commands & {'bdist_wheel', 'sdist', 'build', 'install'}:
+        mode = 'copy'
+    else:
+        return
+    mim = osp.join(HERE, 'ferpretrain', '.mim')
+    os.makedirs(mim, exist_ok=True)
+    for name in MIM_FILES:
+        src = osp.join(HERE, name)
+        dst = osp.join(mim, name)
+        if not osp.exists(src):
+            # An sdist being rebuilt into a wheel has only the .mim copy.
+            continue
+        if osp.islink(dst) or osp.isfile(dst):
+            os.remove(dst)
+        elif osp.isdir(dst):
+            shutil.rmtree(dst)
+        if mode == 'symlink':
+            os.symlink(osp.relpath(src, mim), dst)
+        elif osp.isdir(src):
+            shutil.copytree(
+                src, dst, ignore=shutil.ignore_patterns(
+                    '__pycache__', '*.pyc', '*.pth', '*.pt'))
+        else:
+            shutil.copyfile(src, dst)
 
 
 def readme():
@@ -29,6 +85,7 @@ def parse_requirements(name):
 
 
 if __name__ == '__main__':
+    add_mim_extension()
     setup(
         name='ferpretrain',
         version=get_version(),
@@ -40,6 +97,7 @@ if __name__ == '__main__':
         'mmpretrain, openmmlab',
         packages=find_packages(exclude=('configs', 'tools', 'tests')),
         include_package_data=True,
+        package_data={'ferpretrain': list(MIM_PATTERNS)},
         python_requires='>=3.9',
         classifiers=[
             'Development Status :: 3 - Alpha',
@@ -52,6 +110,7 @@ if __name__ == '__main__':
         extras_require={
             'tests': parse_requirements('tests'),
             'optional': parse_requirements('optional'),
-            'all': parse_requirements('tests') + parse_requirements('optional'),
+            'all':
+            parse_requirements('tests') + parse_requirements('optional'),
         },
         zip_safe=False)

@@ -19,7 +19,10 @@ The package, one line a part (README's "Layout" draws the whole tree):
 * ``engine``: the Runner, hooks, optimizer wrappers, CPU setup;
 * ``analysis``: complexity counting and attention recording;
 * ``utils``: checkpoints (safe, foreign, conversion), errors, face
-  alignment, :func:`register_all_modules`.
+  alignment, :func:`register_all_modules`;
+* ``apis``: models by name (:func:`get_model`, :func:`list_models`), also
+  for mmpretrain: ``mmpretrain.get_model('<a ferpretrain name>')`` works
+  once ferpretrain is imported.
 """
 import warnings
 
@@ -39,7 +42,9 @@ if parse_version_info(mmengine.__version__) < parse_version_info(
         'requirements/runtime.txt if something fails.')
 
 from . import datasets, engine, evaluation, models, utils  # noqa: E402,F401
+from . import apis  # noqa: E402  (adds the model names to mmpretrain)
 from ._moved import register_old_paths  # noqa: E402
+from .apis import get_model, list_models  # noqa: E402
 from .utils.setup_env import register_all_modules  # noqa: E402
 
 # Old module paths (ferpretrain.utils.runner, ...) stay importable.
@@ -47,5 +52,6 @@ register_old_paths()
 
 __all__ = [
     '__version__', 'version_info', 'datasets', 'engine', 'evaluation',
-    'models', 'utils', 'register_all_modules'
+    'models', 'utils', 'apis', 'register_all_modules', 'get_model',
+    'list_models'
 ]

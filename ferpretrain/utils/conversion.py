@@ -39,6 +39,7 @@ from mmengine.config import DictAction
 
 from .errors import CheckpointError, CheckpointMismatchError, ConfigError
 from .foreign_checkpoint import group_keys
+from .resources import find_config, resource_root
 
 __all__ = [
     'Release', 'Conversion', 'Converter', 'converter_parser',
@@ -49,8 +50,9 @@ __all__ = [
     'save_converted_checkpoint', 'REPO_ROOT'
 ]
 
-#: The source checkout's root (configs are named relative to it).
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+#: Where configs are named relative to: the source checkout's root, or the
+#: installed package's ``.mim`` folder (see :mod:`.resources`).
+REPO_ROOT = resource_root()
 
 
 @dataclass(frozen=True)
@@ -329,13 +331,7 @@ def resolve_classes(rows: int,
 
 
 def _config_path(config: str) -> str:
-    if osp.isfile(config):
-        return config
-    in_repo = osp.join(REPO_ROOT, config)
-    if osp.isfile(in_repo):
-        return in_repo
-    raise ConfigError(f'Config {config!r} not found (also looked in '
-                      f'{REPO_ROOT}).')
+    return find_config(config)
 
 
 def load_config(config: str, cfg_options: Optional[Dict[str, Any]] = None):
