@@ -18,6 +18,9 @@ The package, one line a part (README's "Layout" draws the whole tree):
 * ``evaluation``: metrics and cross-dataset evaluation by class name;
 * ``engine``: the Runner, hooks, optimizer wrappers, CPU setup;
 * ``analysis``: complexity counting and attention recording;
+* ``apis``: using a trained model: ``FERInferencer`` finds, aligns and
+  classifies every face of photos, videos and a camera (``tools/demo/``);
+  ``visualization`` draws its results;
 * ``utils``: checkpoints (safe, foreign, conversion), errors, face
   alignment, :func:`register_all_modules`.
 """
