@@ -10,8 +10,9 @@ from .checkpoint import (TRUSTED_CHECKPOINTS_ENV, UntrustedCheckpointError,
                          load_from_local, trust_checkpoint)
 from .face_alignment import (FIVE_POINT_TEMPLATE, AlignmentResult,
                              FaceAligner, FaceBox, UnreadableImageError,
-                             estimate_similarity, five_point_model_path,
-                             read_image, transform_points, warp_image)
+                             cnn_detector_model_path, estimate_similarity,
+                             five_point_model_path, read_image,
+                             transform_points, warp_image)
 from .setup_env import register_all_modules
 
 __all__ = [
@@ -21,8 +22,8 @@ __all__ = [
     'is_trusted_checkpoint', 'load_checkpoint_file', 'load_from_local',
     'trust_checkpoint', 'FIVE_POINT_TEMPLATE', 'AlignmentResult',
     'FaceAligner', 'FaceBox', 'UnreadableImageError', 'estimate_similarity',
-    'five_point_model_path', 'read_image', 'transform_points', 'warp_image',
-    'register_all_modules'
+    'cnn_detector_model_path', 'five_point_model_path', 'read_image',
+    'transform_points', 'warp_image', 'register_all_modules'
 ]
 
 

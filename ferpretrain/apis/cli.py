@@ -1,0 +1,163 @@
+"""The command line the demos (``tools/demo/``) share: the model, where it
+runs, how faces are found; and the one function that builds the
+:class:`~ferpretrain.apis.FERInferencer` from it."""
+import argparse
+from typing import Optional, Sequence
+
+from mmengine.config import DictAction
+
+from .inferencer import DTYPES, FERInferencer
+
+__all__ = [
+    'UNTRAINED', 'add_inferencer_arguments', 'check_inferencer_args',
+    'demo_parser', 'inferencer_from_args', 'parse_demo_args', 'plural',
+    'stage_summary'
+]
+
+#: What CHECKPOINT takes for "the config's random initialisation".
+UNTRAINED = 'none'
+
+
+def add_inferencer_arguments(parser: argparse.ArgumentParser,
+                             detect_flag: bool = True) -> None:
+    """Add ``CONFIG [CHECKPOINT]`` and the options of the inferencer:
+    ``--device``, ``--batch-size``, ``--dtype``, ``--detector``,
+    ``--upsample``, ``--neutral``, ``--trust-checkpoint``,
+    ``--cfg-options``, ``--debug`` (and ``--no-detect`` unless
+    ``detect_flag`` is False)."""
+    parser.add_argument(
+        'config',
+        help='the model\'s config (configs/*/*.py), or an .onnx file '
+        '(then CHECKPOINT is left out and onnxruntime runs it)')
+    parser.add_argument(
+        'checkpoint',
+        nargs='?',
+        help='its checkpoint (converted or trained); "none" for the '
+        'config\'s random initialisation (for trying the tool only)')
+    parser.add_argument(
+        '--device', default='cpu', help='cpu (default), cuda, cuda:1 ...')
+    parser.add_argument(
+        '--batch-size',
+        type=int,
+        default=8,
+        help='faces classified together (default: 8)')
+    parser.add_argument(
+        '--dtype',
+        choices=DTYPES,
+        default='fp32',
+        help='fp32 (default) or bf16 (bfloat16 autocast)')
+    if detect_flag:
+        parser.add_argument(
+            '--no-detect',
+            action='store_true',
+            help='the images are aligned face crops already (one face '
+            'each): classify them as they are')
+    parser.add_argument(
+        '--detector',
+        choices=('hog', 'cnn'),
+        default='hog',
+        help="dlib's face detector: hog (default, fast) or cnn (finds more "
+        'turned faces, about 50x slower on a CPU)')
+    parser.add_argument(
+        '--upsample',
+        type=int,
+        default=0,
+        help='detector upsampling: each step finds faces half as small, '
+        'about 4x slower (default: 0, faces of about 80 px and more)')
+    parser.add_argument(
+        '--neutral',
+        metavar='IMAGE',
+        help='pair models (Difference of Embeddings): a neutral photo of '
+        'the person; without it each face is its own reference (less '
+        'accurate)')
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='load a CHECKPOINT that carries Python objects besides '
+        'tensors (this runs code stored in the file; only for files you '
+        'trust)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, key=value (as tools/test.py)')
+    parser.add_argument(
+        '--debug',
+        action='store_true',
+        help='show the traceback of errors in the input, which are '
+        'otherwise printed as one message')
+
+
+def check_inferencer_args(parser: argparse.ArgumentParser,
+                          args: argparse.Namespace) -> None:
+    """Stop with a usage error for a missing CHECKPOINT or bad numbers."""
+    onnx = args.config.lower().endswith('.onnx')
+    if onnx and args.checkpoint:
+        parser.error('an .onnx model holds its weights: leave CHECKPOINT '
+                     'out')
+    if not onnx and not args.checkpoint:
+        parser.error(f'CHECKPOINT is required with a config (or '
+                     f'"{UNTRAINED}" for random weights)')
+    if args.batch_size < 1:
+        parser.error('--batch-size must be >= 1')
+    if args.upsample < 0:
+        parser.error('--upsample must be >= 0')
+
+
+def inferencer_from_args(args: argparse.Namespace,
+                         **overrides) -> FERInferencer:
+    """The inferencer the options of :func:`add_inferencer_arguments`
+    describe; ``overrides`` are passed on as they are."""
+    onnx = args.config.lower().endswith('.onnx')
+    checkpoint: Optional[str] = args.checkpoint
+    if checkpoint is not None and checkpoint.lower() == UNTRAINED:
+        checkpoint = None
+    options = dict(
+        checkpoint=checkpoint,
+        device=args.device,
+        batch_size=args.batch_size,
+        dtype=args.dtype,
+        backend='onnxruntime' if onnx else 'pytorch',
+        detect=not getattr(args, 'no_detect', False),
+        detector=args.detector,
+        upsample=args.upsample,
+        cfg_options=args.cfg_options,
+        trust_checkpoint=True if args.trust_checkpoint else None)
+    if onnx:
+        for key in ('checkpoint', 'cfg_options', 'trust_checkpoint'):
+            options.pop(key)
+    options.update(overrides)
+    return FERInferencer(args.config, **options)
+
+
+def plural(count: int, word: str) -> str:
+    """``'1 face'``, ``'3 faces'``."""
+    return f'{count} {word}' + ('' if count == 1 else 's')
+
+
+def stage_summary(timings: dict, per: str = 'image') -> str:
+    """``'per image: decode 3.1 ms, detect 24.0 ms, ...'`` from an
+    inferencer's :attr:`~ferpretrain.apis.FERInferencer.timings`."""
+    count = max(1, timings.get('inputs', 0))
+    parts = [
+        f'{stage} {timings[stage] / count * 1000:.1f} ms'
+        for stage in ('decode', 'detect', 'align', 'classify')
+    ]
+    return f'time per {per}: ' + ', '.join(parts) + (
+        f' (total {timings["total"] / count * 1000:.1f} ms)')
+
+
+def demo_parser(description: str) -> argparse.ArgumentParser:
+    """A parser whose ``--help`` shows the tool's docstring as written."""
+    return argparse.ArgumentParser(
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def parse_demo_args(parser: argparse.ArgumentParser,
+                    argv: Optional[Sequence[str]] = None
+                    ) -> argparse.Namespace:
+    """Parse and check (:func:`check_inferencer_args`)."""
+    args = parser.parse_args(argv)
+    check_inferencer_args(parser, args)
+    return args
