@@ -110,7 +110,8 @@ if __name__ == '__main__':
         extras_require={
             'tests': parse_requirements('tests'),
             'optional': parse_requirements('optional'),
-            'all':
-            parse_requirements('tests') + parse_requirements('optional'),
+            'deploy': parse_requirements('deploy'),
+            'all': parse_requirements('tests') +
+            parse_requirements('optional') + parse_requirements('deploy'),
         },
         zip_safe=False)
