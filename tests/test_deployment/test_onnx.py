@@ -17,6 +17,7 @@ import sys
 import warnings
 from types import SimpleNamespace
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -76,11 +77,39 @@ def _randomise(model, seed):
     return model.eval()
 
 
-def _trained_like(config, seed=0):
-    """The config's model (no pretrained files), randomised; and its
-    config."""
-    cfg = load_export_config(config)
-    return _randomise(onnx_export._build_model(cfg), seed), cfg
+def _calibrate(model, cfg):
+    """BatchNorm statistics measured on demo faces, and logits of a few
+    units: after :func:`_randomise` alone, MobileNetV3's features vanish
+    and every face (every pair, either way round) gets the same logits, so
+    a comparison could not see a wrong input. Scaling the head's last
+    linear layer scales the logits, so the softmax is not saturated."""
+    from torch.nn.modules.batchnorm import _BatchNorm
+    faces = demo_faces(8, pairs=_pairs(model), seed=99)
+    inputs = torch_inputs(model, cfg, faces)
+    for module in model.modules():
+        if isinstance(module, _BatchNorm):
+            module.reset_running_stats()
+            module.momentum = None  # the plain mean over the batch
+    model.train()  # frozen encoders keep eval mode and their statistics
+    with torch.no_grad():
+        model(inputs, mode='tensor')
+        model.eval()
+        spread = model(inputs, mode='tensor').std()
+        linears = [m for m in model.head.modules()
+                   if isinstance(m, torch.nn.Linear)]
+        if linears and spread > 0:
+            linears[-1].weight.mul_(3 / spread)
+            if linears[-1].bias is not None:
+                linears[-1].bias.mul_(3 / spread)
+    return model
+
+
+def _trained_like(config, seed=0, options=None):
+    """The config's model (no pretrained files), randomised and
+    calibrated; and its config."""
+    cfg = load_export_config(config, options)
+    model = _randomise(onnx_export._build_model(cfg), seed)
+    return _calibrate(model, cfg), cfg
 
 
 def _save(model, path, **meta):
@@ -122,8 +151,7 @@ _RESIZE_INSIDE = {
 def test_family_exports_and_matches_pytorch(family, tmp_path):
     config = FAMILIES[family]
     options = _RESIZE_INSIDE if family.startswith('poster') else None
-    cfg = load_export_config(config, options)
-    model = _randomise(onnx_export._build_model(cfg), len(family))
+    model, cfg = _trained_like(config, len(family), options)
     checkpoint = _save(model, tmp_path / 'model.pth')
     out = str(tmp_path / 'model.onnx')
     result = export_onnx(config, checkpoint, out, cfg_options=options)
@@ -137,14 +165,20 @@ def test_family_exports_and_matches_pytorch(family, tmp_path):
     assert batch.shape[0] == 3
     got = onnx_model(batch)
     want = torch_reference(model, cfg, faces)
+    # The answer depends on the face, so a wrong input would show.
+    assert want.std(0).mean() > 0.3
     assert want.std() > 0.5  # the labels below mean something
+    if _pairs(model):
+        swapped = torch_reference(model, cfg, [(t, n) for n, t in faces])
+        assert np.abs(swapped - want).max() > 0.3
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
     assert (got.argmax(1) == want.argmax(1)).all()
     # One face alone gives its row of the batch.
     np.testing.assert_allclose(onnx_model(batch[1:2]), got[1:2], rtol=1e-5,
                                atol=1e-5)
     probs = onnx_model.predict(faces)
-    np.testing.assert_allclose(probs, softmax(want), atol=1e-5)
+    # Logits agree to 1e-4, so probabilities to about that.
+    np.testing.assert_allclose(probs, softmax(want), atol=1e-4)
     np.testing.assert_allclose(probs.sum(1), 1, rtol=1e-6)
 
 
@@ -363,6 +397,47 @@ def test_pair_model_wants_pairs(tmp_path):
         preprocess_faces([face], info)
     with pytest.raises(TypeError, match='uint8'):
         preprocess_faces([(face, face.astype(np.float32))], info)
+
+
+@pytest.mark.parametrize('family', ['apvit', 'doe'])
+def test_inferencer_gives_the_same_scores_with_onnxruntime(family, tmp_path):
+    """FERInferencer on the exported file gives the PyTorch backend's
+    probabilities for the same aligned faces: a single-face model, and a
+    pair model given a neutral face (the two backends pack pairs their own
+    way; a swapped neutral/target would differ here)."""
+    from ferpretrain.apis import FERInferencer
+    model, _ = _trained_like(FAMILIES[family], seed=7)
+    checkpoint = _save(model, tmp_path / 'model.pth')
+    out = str(tmp_path / 'model.onnx')
+    export_onnx(FAMILIES[family], checkpoint, out)
+    by_torch = FERInferencer(FAMILIES[family], checkpoint, detect=False)
+    by_onnx = FERInferencer(out, backend='onnxruntime', detect=False)
+    assert by_onnx.classes == by_torch.classes
+    size = by_torch.input_size
+    if _pairs(model):
+        (neutral, _), (_, t1), (_, t2) = demo_faces(3, pairs=True, seed=2)
+        faces = [t1, t2]
+    else:
+        neutral, faces = None, demo_faces(2, seed=2)
+    faces = [cv2.resize(f, (size, size)) for f in faces]
+    if neutral is not None:
+        neutral = cv2.resize(neutral, (size, size))
+
+    def scores(inferencer):
+        results = inferencer(faces, neutral=neutral)
+        return np.array([list(r['faces'][0]['scores'].values())
+                         for r in results])
+
+    want, got = scores(by_torch), scores(by_onnx)
+    assert want.std() > 0.05  # not a flat answer that any wiring gives
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    if neutral is not None:
+        # The neutral face matters: against itself the scores differ.
+        alone = np.array([
+            list(r['faces'][0]['scores'].values())
+            for r in by_onnx(faces, neutral=faces[0])
+        ])
+        assert np.abs(alone[1] - got[1]).max() > 1e-3
 
 
 # ---------------------------------------------------------------------------
