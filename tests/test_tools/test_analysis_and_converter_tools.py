@@ -147,3 +147,19 @@ def test_fused_attention_counts_as_its_explicit_form():
     explicit = get_model_complexity(Attention(False), (3, 8, 8))
     # batch 2 heads x 12 queries x 16 keys x (4 + 8)
     assert fused.macs == explicit.macs == 2 * 12 * 16 * (4 + 8)
+
+
+def test_inferencer_benchmark_finds_the_face_of_every_frame(tmp_path):
+    """benchmark_inferencer.py writes its 640x480 video, and the face in it
+    is found in every counted frame; the table and the JSON agree."""
+    import json
+    out_file = tmp_path / 'bench.json'
+    out = _run('tools/analysis_tools/benchmark_inferencer.py', '--configs',
+               'configs/apvit/fer2013_cpu.py', '--backends', 'pytorch',
+               '--dtypes', 'fp32', '--frames', '6', '--warmup', '2',
+               '--out', str(out_file))
+    (row, ) = json.loads(out_file.read_text())['rows']
+    assert row['frames'] == 4 and row['faces'] == 4
+    assert row['faces_per_s'] > 0 and row['detect_ms_per_face'] > 0
+    assert (f"| `configs/apvit/fer2013_cpu.py` | pytorch | fp32 | "
+            f"{row['faces_per_s']:.1f} |") in out
