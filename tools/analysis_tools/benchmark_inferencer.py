@@ -9,8 +9,9 @@ precisions and backends in one run, so that their ratios are comparable.
 
 Without ``--video`` it writes a 640x480 test video first (``--frames``
 frames, 25 frames/s, MJPG): a real face (scikit-image's astronaut
-photograph, about 160 px tall, as a face sits in a laptop camera's frame)
-drifting and changing brightness over a grey background, one face a frame.
+photograph; dlib's box around it is 88 px square, a face a few metres from
+a webcam) drifting and changing brightness over a grey background, one
+face a frame.
 
 The models keep the config's random initialisation (no weights are
 needed; speed does not depend on their values); ``onnxruntime`` exports
@@ -64,7 +65,7 @@ def write_test_video(path: str, frames: int) -> str:
         sys.exit('writing the test video needs scikit-image (pip install '
                  'scikit-image), or pass --video')
     photo = np.ascontiguousarray(data.astronaut()[:, :, ::-1])
-    head = cv2.resize(photo[0:330, 100:430], (300, 300))  # face ~160 px
+    head = cv2.resize(photo[0:330, 100:430], (300, 300))  # box 88 px
     writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'MJPG'), 25.0,
                              (640, 480))
     if not writer.isOpened():
