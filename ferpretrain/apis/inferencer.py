@@ -69,7 +69,6 @@ Example:
     ...     print(frame['frame'], frame['time'], len(frame['faces']))
 """
 import copy
-import logging
 import os
 import os.path as osp
 import time
@@ -84,7 +83,6 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
-from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
 
 from ferpretrain.utils.errors import (CheckpointError,
@@ -316,7 +314,8 @@ class FERInferencer:
     def _build_model(self, checkpoint: Optional[str]):
         from mmpretrain.registry import MODELS
 
-        from ferpretrain.analysis.inspection import without_pretrained_init
+        from ferpretrain.analysis.inspection import (_init_weights_quietly,
+                                                     without_pretrained_init)
         model_cfg = copy.deepcopy(self.cfg.model)
         # As mmpretrain's get_model: the top-level data_preprocessor is the
         # model's unless the model declares its own.
@@ -337,14 +336,7 @@ class FERInferencer:
                 f'FERInferencer: no checkpoint for {self.config_name}: the '
                 'model keeps its random initialisation, its predictions '
                 'mean nothing')
-            # Without a log file init_weights() logs a line per parameter.
-            logger = MMLogger.get_current_instance()
-            level = logger.level
-            logger.setLevel(logging.WARNING)
-            try:
-                model.init_weights()
-            finally:
-                logger.setLevel(level)
+            _init_weights_quietly(model)
         return model
 
     def _load_checkpoint(self, model, checkpoint: str, trust) -> dict:
