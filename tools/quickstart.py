@@ -5,7 +5,17 @@
 1. writes the built-in demo dataset (procedurally drawn faces in RAF-DB's
    ``basic/`` layout) unless it is already there;
 2. trains ``configs/apvit/demo_cpu.py`` with ``tools/train.py``;
-3. tests the last checkpoint with ``tools/test.py`` and prints the accuracy.
+3. tests the last checkpoint with ``tools/test.py`` and prints the accuracy;
+4. classifies one synthetic test face with ``tools/demo/image_demo.py``
+   (``--no-detect``: the drawn faces are aligned crops, which dlib's
+   detector, trained on photographs, does not take for faces), writing
+   ``<work dir>/demo/`` (the annotated face, ``predictions.json``);
+5. saves the test set's confusion matrix (``confusion_matrix.png``) and the
+   training loss curve (``loss.png``) into the work directory with
+   mmpretrain's own analysis tools (``tools/analysis_tools/
+   confusion_matrix.py`` and ``analyze_logs.py`` in the installed
+   mmpretrain package's ``.mim`` folder), which read ferpretrain's configs
+   and logs as they are.
 
 Each step runs the standard tool in a subprocess, exactly as a user would
 type it; the commands are printed first (quoted for a POSIX shell). Every
@@ -22,6 +32,7 @@ at commas, so ``data_root=/home/me/My Data/basic`` would arrive as
 path unchanged.
 """
 import argparse
+import importlib.util
 import json
 import os
 import os.path as osp
@@ -120,17 +131,105 @@ def main():
     metrics_file = osp.join(work_dir, 'test_metrics.json')
     run(test_command(py, config, checkpoint, work_dir))
     metrics = _last_test_metrics(work_dir)
+    scalars = _training_scalars(work_dir)
+
+    basic_root = osp.join(data_root, 'basic')
+    image, truth = first_test_face(basic_root)
+    demo_dir = osp.join(work_dir, 'demo')
+    run(demo_command(py, config, checkpoint, image, demo_dir))
+    with open(osp.join(demo_dir, 'predictions.json')) as f:
+        (face, ) = json.load(f)[0]['faces']
+    confusion_png = osp.join(work_dir, 'confusion_matrix.png')
+    run(confusion_matrix_command(py, config, checkpoint, confusion_png))
+    loss_png = osp.join(work_dir, 'loss.png')
+    if scalars:
+        run(loss_curve_command(py, scalars, loss_png))
+
     minutes = (time.time() - start) / 60
     print('\n' + '=' * 64)
     print(f'Demo finished in {minutes:.1f} min. Checkpoint: {checkpoint}')
     if metrics:
-        print(f'Top-1 accuracy on the {args.num_test} synthetic test faces: '
+        print(f'Top-1 accuracy on the {count_test_faces(basic_root)} '
+              'synthetic test faces: '
               f'{metrics["accuracy/top1"]:.2f} % (chance: 14.29 %); '
               f'mean class accuracy: '
               f'{metrics.get("fer/mean_class_accuracy", float("nan")):.2f} %')
         with open(metrics_file, 'w') as f:
             json.dump(metrics, f, indent=2)
+    print(f'Image demo on {osp.basename(image)} (drawn as {truth}): '
+          f'{face["label"]} ({face["score"]:.2f}); annotated face and '
+          f'predictions.json in {demo_dir}')
+    print(f'Confusion matrix: {confusion_png}')
+    if scalars:
+        print(f'Loss curve: {loss_png}')
     print('=' * 64)
+
+
+def demo_command(py, config, checkpoint, image, out_dir):
+    """The ``tools/demo/image_demo.py`` command: one aligned drawn face."""
+    return [py, 'tools/demo/image_demo.py', image, config, checkpoint,
+            '--out-dir', out_dir, '--no-detect']
+
+
+def mmpretrain_tool(name):
+    """The path of mmpretrain's ``tools/analysis_tools/<name>``, shipped in
+    the installed package's ``.mim`` folder (found without importing
+    mmpretrain)."""
+    spec = importlib.util.find_spec('mmpretrain')
+    if spec is None or not spec.submodule_search_locations:
+        sys.exit('mmpretrain is not installed: pip install -e .')
+    path = osp.join(spec.submodule_search_locations[0], '.mim', 'tools',
+                    'analysis_tools', name)
+    if not osp.isfile(path):
+        sys.exit(f'{path}: missing from the installed mmpretrain; '
+                 'reinstall it (pip install --force-reinstall mmpretrain)')
+    return path
+
+
+def confusion_matrix_command(py, config, checkpoint, png):
+    """mmpretrain's ``confusion_matrix.py``: tests ``checkpoint`` again and
+    draws the matrix (with the counts) into ``png``."""
+    return [py, mmpretrain_tool('confusion_matrix.py'), config, checkpoint,
+            '--show-path', png, '--include-values']
+
+
+def loss_curve_command(py, scalars, png):
+    """mmpretrain's ``analyze_logs.py plot_curve`` on the training run's
+    ``vis_data/scalars.json``: the loss by iteration."""
+    return [py, mmpretrain_tool('analyze_logs.py'), 'plot_curve', scalars,
+            '--keys', 'loss', '--out', png]
+
+
+def first_test_face(basic_root):
+    """``(image path, label name)`` of the first test face in the label
+    file, in RAF-DB's layout (``Image/aligned/test_0001_aligned.jpg``)."""
+    from ferpretrain.datasets import RAFDB_CATEGORIES
+    label_file = osp.join(basic_root, 'EmoLabel', 'list_patition_label.txt')
+    with open(label_file) as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) == 2 and fields[0].startswith('test_'):
+                stem = osp.splitext(fields[0])[0]
+                image = osp.join(basic_root, 'Image', 'aligned',
+                                 f'{stem}_aligned.jpg')
+                return image, RAFDB_CATEGORIES[int(fields[1]) - 1]
+    sys.exit(f'{label_file}: no test face listed')
+
+
+def count_test_faces(basic_root):
+    label_file = osp.join(basic_root, 'EmoLabel', 'list_patition_label.txt')
+    with open(label_file) as f:
+        return sum(line.startswith('test_') for line in f)
+
+
+def _training_scalars(work_dir):
+    """``<work_dir>/<time>/vis_data/scalars.json`` of the training run (the
+    oldest run folder: tools/test.py adds newer ones)."""
+    runs = sorted(d for d in os.listdir(work_dir)
+                  if osp.isfile(osp.join(work_dir, d, 'vis_data',
+                                         'scalars.json')))
+    return osp.join(work_dir, runs[0], 'vis_data',
+                    'scalars.json') if runs else None
 
 
 def _last_test_metrics(work_dir):

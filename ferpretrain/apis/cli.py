@@ -6,6 +6,8 @@ from typing import Optional, Sequence
 
 from mmengine.config import DictAction
 
+from ferpretrain.utils.face_alignment import add_detection_arguments
+from ferpretrain.utils.face_tracking import DEFAULT_FULL_SCAN_INTERVAL
 from .inferencer import DTYPES, FERInferencer
 
 __all__ = [
@@ -19,12 +21,13 @@ UNTRAINED = 'none'
 
 
 def add_inferencer_arguments(parser: argparse.ArgumentParser,
-                             detect_flag: bool = True) -> None:
+                             detect_flag: bool = True,
+                             video: bool = False) -> None:
     """Add ``CONFIG [CHECKPOINT]`` and the options of the inferencer:
     ``--device``, ``--batch-size``, ``--dtype``, ``--detector``,
-    ``--upsample``, ``--neutral``, ``--trust-checkpoint``,
+    ``--upsample``, ``--predictor``, ``--neutral``, ``--trust-checkpoint``,
     ``--cfg-options``, ``--debug`` (and ``--no-detect`` unless
-    ``detect_flag`` is False)."""
+    ``detect_flag`` is False, ``--full-scan-interval`` if ``video``)."""
     parser.add_argument(
         'config',
         help='the model\'s config (configs/*/*.py), or an .onnx file '
@@ -52,18 +55,17 @@ def add_inferencer_arguments(parser: argparse.ArgumentParser,
             action='store_true',
             help='the images are aligned face crops already (one face '
             'each): classify them as they are')
-    parser.add_argument(
-        '--detector',
-        choices=('hog', 'cnn'),
-        default='hog',
-        help="dlib's face detector: hog (default, fast) or cnn (finds more "
-        'turned faces, about 50x slower on a CPU)')
-    parser.add_argument(
-        '--upsample',
-        type=int,
-        default=0,
-        help='detector upsampling: each step finds faces half as small, '
-        'about 4x slower (default: 0, faces of about 80 px and more)')
+    add_detection_arguments(parser)
+    if video:
+        parser.add_argument(
+            '--full-scan-interval',
+            type=int,
+            default=DEFAULT_FULL_SCAN_INTERVAL,
+            metavar='N',
+            help='scan the whole frame for faces every N frames (and when a '
+            'face is lost), only around the known faces in between: '
+            'faster, but a new face shows up to N frames late; 1 scans '
+            f'every frame (default: {DEFAULT_FULL_SCAN_INTERVAL})')
     parser.add_argument(
         '--neutral',
         metavar='IMAGE',
@@ -102,6 +104,8 @@ def check_inferencer_args(parser: argparse.ArgumentParser,
         parser.error('--batch-size must be >= 1')
     if args.upsample < 0:
         parser.error('--upsample must be >= 0')
+    if getattr(args, 'full_scan_interval', 1) < 1:
+        parser.error('--full-scan-interval must be >= 1')
 
 
 def inferencer_from_args(args: argparse.Namespace,
@@ -121,6 +125,9 @@ def inferencer_from_args(args: argparse.Namespace,
         detect=not getattr(args, 'no_detect', False),
         detector=args.detector,
         upsample=args.upsample,
+        predictor_path=args.predictor,
+        full_scan_interval=getattr(args, 'full_scan_interval',
+                                   DEFAULT_FULL_SCAN_INTERVAL),
         cfg_options=args.cfg_options,
         trust_checkpoint=True if args.trust_checkpoint else None)
     if onnx:

@@ -54,8 +54,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 from mmengine.config import Config
 from mmpretrain.apis.model import ModelHub
 
-from ferpretrain.utils.errors import (CheckpointError,
-                                      CheckpointMismatchError, ConfigError)
+from ferpretrain.utils.errors import CheckpointError, ConfigError
 from ferpretrain.utils.resources import (MODEL_INDEX, find_config,
                                          resource_root)
 
@@ -419,37 +418,11 @@ def _read_checkpoint(source: str) -> dict:
 
 
 def _load_strictly(model, source: str, target: str) -> dict:
-    """Load ``source`` into ``model``: every tensor, nothing else.
-
-    Returns:
-        dict: The checkpoint's ``meta`` ({} if none).
-
-    Raises:
-        CheckpointMismatchError: The file does not hold exactly the model's
-            tensors (the message names the file, the first keys of each
-            kind and the likely cause); nothing is loaded then.
-    """
-    from ferpretrain.utils.load_check import (compare_state_dict,
-                                              describe_mismatch, strip_prefix)
-    checkpoint = _read_checkpoint(source)
-    state_dict = checkpoint.get('state_dict', checkpoint)
-    if not isinstance(state_dict, Mapping):
-        raise CheckpointError(f'{source}: its state_dict is a '
-                              f'{type(state_dict).__name__}, not a dict.')
-    # DataParallel's prefix, as mmengine's loader drops it.
-    state_dict = strip_prefix(state_dict, 'module.')
-    report = compare_state_dict(model, state_dict)
-    meta = checkpoint.get('meta') if isinstance(checkpoint.get('meta'),
-                                                Mapping) else {}
-    if not report.complete:
-        raise CheckpointMismatchError(
-            describe_mismatch(report, source, list(state_dict),
-                              list(model.state_dict()), target, meta) +
-            ' Nothing was loaded. Pass the checkpoint of this model: '
-            'tools/train.py saves one, the converters in '
-            'tools/model_converters write one from an official release.')
-    model.load_state_dict(state_dict, strict=True)
-    return meta
+    """Load ``source`` (a file or a URL) into ``model``: every tensor,
+    nothing else (:func:`~ferpretrain.utils.load_check.load_strictly`);
+    returns the checkpoint's ``meta``."""
+    from ferpretrain.utils.load_check import load_strictly
+    return load_strictly(model, _read_checkpoint(source), target, name=source)
 
 
 def _pretrained_source(pretrained, metainfo, config,

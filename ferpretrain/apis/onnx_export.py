@@ -51,12 +51,8 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 from ferpretrain.analysis.inspection import without_pretrained_init
-from ferpretrain.utils.checkpoint import load_checkpoint_file
-from ferpretrain.utils.errors import (CheckpointError,
-                                      CheckpointMismatchError, ConfigError,
-                                      FERPretrainError)
-from ferpretrain.utils.load_check import (compare_state_dict,
-                                          describe_mismatch, strip_prefix)
+from ferpretrain.utils.errors import ConfigError, FERPretrainError
+from ferpretrain.utils.load_check import load_strictly
 from ferpretrain.version import __version__
 from .onnx_backend import (DEPLOY_INSTALL_HINT, INTERPOLATIONS,
                            ONNXFERModel, OnnxModelInfo, set_model_info,
@@ -185,26 +181,9 @@ def build_export_model(cfg: Config,
             allow-list and is not trusted.
     """
     model = _build_model(cfg)
-    loaded = load_checkpoint_file(
-        checkpoint, map_location='cpu', trust=trust_checkpoint)
-    if not isinstance(loaded, dict):
-        raise CheckpointError(
-            f'{checkpoint} holds a {type(loaded).__name__}, not a checkpoint '
-            '(a dict with a state_dict).')
-    state_dict = loaded.get('state_dict', loaded)
-    if not isinstance(state_dict, dict):
-        raise CheckpointError(f'{checkpoint}: its state_dict is a '
-                              f'{type(state_dict).__name__}, not a dict.')
-    state_dict = strip_prefix(state_dict)
-    meta = loaded.get('meta') if isinstance(loaded.get('meta'), dict) else {}
-    report = compare_state_dict(model, state_dict)
-    if not report.complete:
-        raise CheckpointMismatchError(
-            describe_mismatch(report, checkpoint, list(state_dict),
-                              list(model.state_dict()),
-                              f'the model of {_config_name(cfg)}', meta) +
-            ' Nothing was exported.')
-    model.load_state_dict(state_dict, strict=True)
+    meta = load_strictly(model, checkpoint,
+                         f'the model of {_config_name(cfg)}',
+                         trust=trust_checkpoint, action='exported')
     return model.eval(), meta
 
 

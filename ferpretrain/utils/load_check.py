@@ -20,7 +20,7 @@ from .foreign_checkpoint import group_keys
 
 __all__ = [
     'LoadReport', 'compare_state_dict', 'describe_mismatch',
-    'guess_model_family', 'strip_prefix'
+    'guess_model_family', 'load_strictly', 'strip_prefix'
 ]
 
 _LISTED = 3
@@ -241,3 +241,72 @@ def describe_mismatch(report: LoadReport,
     if causes:
         message += ' Likely cause: ' + '; '.join(causes) + '.'
     return message
+
+
+def load_strictly(model: nn.Module,
+                  checkpoint: Union[str, Mapping],
+                  target: str,
+                  name: Optional[str] = None,
+                  trust: Optional[bool] = None,
+                  action: str = 'loaded') -> dict:
+    """Load a checkpoint into ``model``: every tensor, nothing else, or
+    nothing at all.
+
+    The one strict loader of the tools that take a user's checkpoint
+    (``FERInferencer``, ``get_model(..., pretrained=)``, the ONNX export).
+
+    Args:
+        model (nn.Module): Receives the tensors.
+        checkpoint (str | Mapping): A file, read with the safe reader
+            (:func:`~ferpretrain.utils.checkpoint.load_checkpoint_file`),
+            or a checkpoint already read (a dict with a ``state_dict``, or
+            a state dict itself). A ``module.`` prefix (DataParallel's) is
+            dropped, as mmengine's loader drops it.
+        target (str): What it loads into, for the message, e.g. ``'the
+            model of configs/poster/raf.py'``.
+        name (str, optional): The file as the user named it (default:
+            ``checkpoint`` when a path).
+        trust (bool, optional): Passed to the safe reader.
+        action (str): What would have happened, for the message:
+            ``'Nothing was <action>.'``.
+
+    Returns:
+        dict: The checkpoint's ``meta`` (``{}`` if none).
+
+    Raises:
+        CheckpointError: The file cannot be read or holds no state dict.
+        CheckpointMismatchError: It does not hold exactly the model's
+            tensors (the message names the first keys of each kind and the
+            likely cause); the model is left untouched.
+        UntrustedCheckpointError: It carries Python objects beyond the
+            safe list and is not trusted.
+    """
+    from .checkpoint import load_checkpoint_file
+    from .errors import CheckpointError, CheckpointMismatchError
+    if isinstance(checkpoint, Mapping):
+        loaded, name = checkpoint, name or 'the checkpoint'
+    else:
+        name = name or str(checkpoint)
+        loaded = load_checkpoint_file(
+            checkpoint, map_location='cpu', trust=trust)
+    if not isinstance(loaded, Mapping):
+        raise CheckpointError(
+            f'{name} holds a {type(loaded).__name__}, not a checkpoint (a '
+            'dict with a state_dict).')
+    state_dict = loaded.get('state_dict', loaded)
+    if not isinstance(state_dict, Mapping):
+        raise CheckpointError(f'{name}: its state_dict is a '
+                              f'{type(state_dict).__name__}, not a dict.')
+    state_dict = strip_prefix(state_dict, 'module.')
+    meta = loaded.get('meta')
+    meta = dict(meta) if isinstance(meta, Mapping) else {}
+    report = compare_state_dict(model, state_dict)
+    if not report.complete:
+        raise CheckpointMismatchError(
+            describe_mismatch(report, name, list(state_dict),
+                              list(model.state_dict()), target, meta) +
+            f' Nothing was {action}. Pass the checkpoint of this model: '
+            'tools/train.py saves one, the converters in '
+            'tools/model_converters write one from an official release.')
+    model.load_state_dict(state_dict, strict=True)
+    return meta

@@ -276,6 +276,49 @@ def test_video_frames_with_and_without_faces(inferencer, tmp_path):
     capture.release()
 
 
+def test_video_faces_are_tracked_between_whole_frame_scans(
+        inferencer, tmp_path, monkeypatch):
+    """Whole-frame scans every N frames, windows in between: the same face
+    in every frame as with a whole-frame scan of each, and a face that
+    vanishes is reported missing on that very frame."""
+    head = face_image()
+    frames = []
+    for i in range(8):
+        frame = np.full((240, 480, 3), 100, np.uint8)
+        if i != 5:
+            frame[:, 8 * i + 20:8 * i + 276] = head[:240]
+        frames.append(frame)
+    video = write_video(tmp_path / 'moving.avi', frames, fourcc='MJPG')
+    scans = []
+    detect = inferencer.aligner.detect
+
+    def counting_detect(image, region=None):
+        scans.append('full' if region is None else 'window')
+        return detect(image, region)
+
+    monkeypatch.setattr(inferencer.aligner, 'detect', counting_detect)
+    every = list(inferencer.stream(video, full_scan_interval=1))
+    assert scans == ['full'] * 8
+    scans.clear()
+    tracked = list(inferencer.stream(video, full_scan_interval=4))
+    # Frame 5 has no face: its window fails, the whole frame is scanned,
+    # and frame 6 (no face known) is scanned whole too.
+    assert scans == ['full', 'window', 'window', 'window', 'full',
+                     'window', 'full', 'full', 'window']
+    assert [len(r['faces']) for r in every] == [1] * 5 + [0] + [1] * 2
+    assert [len(r['faces']) for r in tracked] == [1] * 5 + [0] + [1] * 2
+    for mine, theirs in zip(tracked, every):
+        for a, b in zip(mine['faces'], theirs['faces']):
+            box_a, box_b = a['box'], b['box']
+            inter = [max(box_a[0], box_b[0]), max(box_a[1], box_b[1]),
+                     min(box_a[2], box_b[2]), min(box_a[3], box_b[3])]
+            assert inter[2] > inter[0] and inter[3] > inter[1]
+            assert np.abs(np.subtract(a['landmarks'],
+                                      b['landmarks'])).max() < 3
+    with pytest.raises(ConfigError, match='full_scan_interval'):
+        inferencer.stream(video, full_scan_interval=0)
+
+
 def test_bad_sources_and_inputs_name_the_input(inferencer, tmp_path):
     with pytest.raises(InputSourceError, match='missing.mp4: not found'):
         inferencer(str(tmp_path / 'missing.mp4'))
@@ -469,7 +512,8 @@ def test_invalid_options():
     for kwargs, match in ((dict(backend='tensorrt'), 'backend'),
                           (dict(dtype='fp16'), 'dtype'),
                           (dict(batch_size=0), 'batch_size'),
-                          (dict(detector='mtcnn'), 'detector')):
+                          (dict(detector='mtcnn'), 'detector'),
+                          (dict(full_scan_interval=0), 'full_scan_interval')):
         with pytest.raises(ConfigError, match=match):
             FERInferencer(CONFIG, **kwargs)
     with pytest.raises(ConfigError, match="backend='onnxruntime'"):

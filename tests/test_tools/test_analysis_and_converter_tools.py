@@ -156,10 +156,13 @@ def test_inferencer_benchmark_finds_the_face_of_every_frame(tmp_path):
     out_file = tmp_path / 'bench.json'
     out = _run('tools/analysis_tools/benchmark_inferencer.py', '--configs',
                'configs/apvit/fer2013_cpu.py', '--backends', 'pytorch',
-               '--dtypes', 'fp32', '--frames', '6', '--warmup', '2',
-               '--out', str(out_file))
-    (row, ) = json.loads(out_file.read_text())['rows']
-    assert row['frames'] == 4 and row['faces'] == 4
-    assert row['faces_per_s'] > 0 and row['detect_ms_per_face'] > 0
-    assert (f"| `configs/apvit/fer2013_cpu.py` | pytorch | fp32 | "
-            f"{row['faces_per_s']:.1f} |") in out
+               '--dtypes', 'fp32', '--frames', '8', '--warmup', '2',
+               '--full-scan-intervals', '1', '3', '--out', str(out_file))
+    rows = json.loads(out_file.read_text())['rows']
+    assert [row['full_scan_interval'] for row in rows] == [1, 3]
+    for row in rows:
+        assert row['frames'] == 6 and row['faces'] == 6
+        assert row['faces_per_s'] > 0 and row['detect_ms_per_face'] > 0
+        assert (f"| `configs/apvit/fer2013_cpu.py` | pytorch | fp32 | "
+                f"{row['full_scan_interval']} | "
+                f"{row['faces_per_s']:.1f} |") in out

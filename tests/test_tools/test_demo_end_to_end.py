@@ -4,12 +4,14 @@ Both run the real tools in subprocesses, as a user would, on a tiny copy of
 the built-in synthetic dataset (the same generator as the quick start).
 """
 import glob
+import json
 import os
 import os.path as osp
 import re
 import subprocess
 import sys
 
+import cv2
 import pytest
 
 from ferpretrain.datasets.synthetic_faces import generate_synthetic_rafdb
@@ -48,7 +50,23 @@ def test_quickstart_generates_trains_and_tests(demo_root, tmp_path):
                       r'([\d.]+) %', proc.stdout)
     assert match, proc.stdout[-2000:]
     assert 0 <= float(match.group(1)) <= 100
+    assert 'on the 35 synthetic test faces' in proc.stdout
     assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
+    # The image demo on the first test face, then mmpretrain's tools.
+    assert 'tools/demo/image_demo.py' in proc.stdout
+    match = re.search(r'Image demo on test_0001_aligned\.jpg \(drawn as '
+                      r'(\w+)\): (\w+) \(([\d.]+)\)', proc.stdout)
+    assert match, proc.stdout[-2000:]
+    with open(osp.join(work_dir, 'demo', 'predictions.json')) as f:
+        (record, ) = json.load(f)
+    (face, ) = record['faces']
+    assert face['label'] == match.group(2)
+    assert record['image'].endswith('test_0001_aligned.jpg')
+    for name in ('confusion_matrix.png', 'loss.png'):
+        image = cv2.imread(osp.join(work_dir, name))
+        assert image is not None and image.shape[0] > 100, name
+        assert image.std() > 10, name  # a drawn figure, not a blank
+    assert '.mim/tools/analysis_tools/confusion_matrix.py' in proc.stdout
 
 
 def test_dist_train_two_cpu_processes_on_demo_data(demo_root, tmp_path):

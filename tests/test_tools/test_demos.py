@@ -183,6 +183,11 @@ def test_video_demo_refuses_what_it_cannot_open(checkpoint, tmp_path,
         str(tmp_path / 'o.mp4')
     ], capsys)
     assert code == 1 and 'gone.mp4: not found' in err
+    with pytest.raises(SystemExit) as usage:
+        video_demo.main([str(fake), CONFIG, checkpoint, '--out', 'o.mp4',
+                         '--full-scan-interval', '0'])
+    assert usage.value.code == 2
+    assert '--full-scan-interval must be >= 1' in capsys.readouterr().err
 
 
 def test_webcam_loop_runs_on_a_video_without_a_window(checkpoint, video,
@@ -195,7 +200,7 @@ def test_webcam_loop_runs_on_a_video_without_a_window(checkpoint, video,
     assert (stats['frames'], stats['faces'], stats['faceless']) == (6, 4, 2)
     assert stats['fps'] > 0
     webcam_demo.main([CONFIG, checkpoint, '--source', video, '--no-show',
-                      '--max-frames', '4'])
+                      '--max-frames', '4', '--full-scan-interval', '1'])
     printed = capsys.readouterr().out
     assert '4 frames, 2 faces, 2 frames without a face' in printed
 
@@ -209,3 +214,30 @@ def test_webcam_without_a_camera_is_one_message(checkpoint, capfd):
     assert 'camera 7: no camera at this index' in err
     # OpenCV's own lines about the missing device are silenced.
     assert 'VIDEOIO' not in err and 'obsensor' not in err
+
+
+def test_demos_find_faces_with_prepare_faces_options(checkpoint, tmp_path,
+                                                     capsys):
+    """--detector, --upsample and --predictor mean the same in the demos as
+    in prepare_faces.py (one definition), and --predictor reaches dlib."""
+    prepare = load_tool(
+        osp.join(REPO_ROOT, 'tools', 'dataset_converters',
+                 'prepare_faces.py'), 'prepare_faces_for_demo_tests')
+    argv = ['--detector', 'cnn', '--upsample', '1', '--predictor', 'p.dat']
+    prepared = prepare.parse_args(['in', 'out', '--layout', 'folder'] + argv)
+    for demo_args in (image_demo.parse_args(
+            ['x.jpg', CONFIG, 'none', '--out-dir', 'o'] + argv),
+                      video_demo.parse_args(
+                          ['x.mp4', CONFIG, 'none', '--out', 'o.mp4'] + argv),
+                      webcam_demo.parse_args([CONFIG, 'none'] + argv)):
+        for key in ('detector', 'upsample', 'predictor'):
+            assert getattr(demo_args, key) == getattr(prepared, key)
+    fake = tmp_path / 'fake.dat'
+    fake.write_bytes(b'not a model')
+    cv2.imwrite(str(tmp_path / 'a.png'), face_image())
+    code, err = _refusal(image_demo.main, [
+        str(tmp_path / 'a.png'), CONFIG, checkpoint, '--out-dir',
+        str(tmp_path / 'o'), '--predictor', str(fake)
+    ], capsys)
+    assert code == 1 and 'Traceback' not in err
+    assert 'fake.dat: not a dlib shape predictor file' in err

@@ -16,8 +16,12 @@ face a frame.
 The models keep the config's random initialisation (no weights are
 needed; speed does not depend on their values); ``onnxruntime`` exports
 each model to a temporary ONNX file first (the ``deploy`` extra). The
-first ``--warmup`` frames of each run are not counted. Detection runs on
-the whole frame with ``--upsample`` (default 0), as the demos do.
+first ``--warmup`` frames of each run are not counted. Detection runs
+with ``--upsample`` (default 0) and, for each of
+``--full-scan-intervals`` (default 1 and 10), scans the whole frame every
+that many frames and only around the last frame's face in between, as the
+demos do (``--full-scan-interval``, default 10; 1 is a whole-frame scan on
+every frame).
 """
 import argparse
 import json
@@ -50,6 +54,13 @@ def parse_args(argv=None):
     parser.add_argument('--warmup', type=int, default=5,
                         help='frames not counted (default: 5)')
     parser.add_argument('--upsample', type=int, default=0)
+    parser.add_argument(
+        '--full-scan-intervals',
+        type=int,
+        nargs='+',
+        default=[1, 10],
+        metavar='N',
+        help='scan the whole frame every N frames (default: 1 10)')
     parser.add_argument('--threads', type=int, default=None,
                         help='torch and onnxruntime threads (default: the '
                         'cores this process may use)')
@@ -106,9 +117,9 @@ def build(config, backend, dtype, threads, folder, upsample):
     return FERInferencer(onnx, backend='onnxruntime', upsample=upsample)
 
 
-def measure(inferencer, video, warmup):
+def measure(inferencer, video, warmup, interval):
     """Run the video; timings of the frames after ``warmup``."""
-    frames = inferencer.stream(video)
+    frames = inferencer.stream(video, full_scan_interval=interval)
     for _ in range(warmup):
         next(frames)
     inferencer._reset_timings()  # the warm-up frames are not counted
@@ -127,6 +138,8 @@ def measure(inferencer, video, warmup):
 
 def main(argv=None):
     args = parse_args(argv)
+    if min(args.full_scan_intervals) < 1:
+        sys.exit('--full-scan-intervals must be >= 1')
     import torch
 
     from ferpretrain.utils.setup_env import register_all_modules
@@ -142,17 +155,20 @@ def main(argv=None):
             for dtype in (args.dtypes if backend == 'pytorch' else ['fp32']):
                 inferencer = build(config, backend, dtype, threads, folder,
                                    args.upsample)
-                row = dict(config=config, backend=backend, dtype=dtype,
-                           **measure(inferencer, video, args.warmup))
-                rows.append(row)
-                print(json.dumps(row), flush=True)
+                for interval in args.full_scan_intervals:
+                    row = dict(
+                        config=config, backend=backend, dtype=dtype,
+                        full_scan_interval=interval,
+                        **measure(inferencer, video, args.warmup, interval))
+                    rows.append(row)
+                    print(json.dumps(row), flush=True)
     print(f'\n{threads} threads, video {video}\n')
-    print('| Config | Backend | dtype | faces/s | ' +
+    print('| Config | Backend | dtype | full scan every | faces/s | ' +
           ' | '.join(f'{s} ms' for s in STAGES) + ' |')
-    print('|---|---|---|---|' + '---|' * len(STAGES))
+    print('|---|---|---|---|---|' + '---|' * len(STAGES))
     for r in rows:
         print(f"| `{r['config']}` | {r['backend']} | {r['dtype']} | "
-              f"{r['faces_per_s']:.1f} | " +
+              f"{r['full_scan_interval']} | {r['faces_per_s']:.1f} | " +
               ' | '.join(f"{r[f'{s}_ms_per_face']:.1f}" for s in STAGES) +
               ' |')
     if args.out:

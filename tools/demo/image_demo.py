@@ -5,9 +5,9 @@ Usage::
 
     python tools/demo/image_demo.py INPUT CONFIG CHECKPOINT --out-dir DIR
         [--device cpu] [--batch-size 8] [--dtype fp32] [--no-detect]
-        [--detector hog|cnn] [--upsample 0] [--neutral IMAGE]
-        [--min-side 480] [--show] [--no-progress] [--trust-checkpoint]
-        [--cfg-options KEY=VALUE ...] [--debug]
+        [--detector hog|cnn] [--predictor DAT] [--upsample 0]
+        [--neutral IMAGE] [--min-side 480] [--show] [--no-progress]
+        [--trust-checkpoint] [--cfg-options KEY=VALUE ...] [--debug]
 
 INPUT is an image or a folder (its images, recursively). Each face is
 found (dlib), aligned as ``tools/dataset_converters/prepare_faces.py``

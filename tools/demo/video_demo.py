@@ -5,13 +5,18 @@ Usage::
 
     python tools/demo/video_demo.py VIDEO CONFIG CHECKPOINT --out FILE.mp4
         [--csv FILE.csv] [--max-frames N] [--device cpu] [--batch-size 8]
-        [--dtype fp32] [--no-detect] [--detector hog|cnn] [--upsample 0]
-        [--neutral IMAGE] [--no-progress] [--trust-checkpoint]
+        [--dtype fp32] [--no-detect] [--detector hog|cnn] [--predictor DAT]
+        [--upsample 0] [--full-scan-interval 10] [--neutral IMAGE]
+        [--no-progress] [--trust-checkpoint]
         [--cfg-options KEY=VALUE ...] [--debug]
 
 Each frame's faces are found (dlib), aligned as
 ``tools/dataset_converters/prepare_faces.py`` aligns training faces, and
-classified (:class:`ferpretrain.apis.FERInferencer`). Written:
+classified (:class:`ferpretrain.apis.FERInferencer`). The detector scans
+the whole frame every ``--full-scan-interval`` frames (and whenever a face
+is lost), and only around the known faces in between: a new face shows up
+to that many frames late; ``--full-scan-interval 1`` scans every frame.
+Written:
 
 - ``--out``: the video with each face's box, label and probability,
   landmarks and a bar for every class, at the input's frame rate and size
@@ -64,7 +69,7 @@ _DEFAULT_FPS = 25.0
 def parse_args(argv=None):
     parser = demo_parser(__doc__)
     parser.add_argument('video', help='the video file')
-    add_inferencer_arguments(parser)
+    add_inferencer_arguments(parser, video=True)
     parser.add_argument(
         '--out', required=True, help='the annotated video (.mp4 or .avi)')
     parser.add_argument(

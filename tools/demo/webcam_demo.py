@@ -5,16 +5,19 @@ Usage::
 
     python tools/demo/webcam_demo.py CONFIG CHECKPOINT [--camera 0]
         [--source VIDEO] [--no-show] [--max-frames N] [--device cpu]
-        [--batch-size 8] [--dtype fp32] [--detector hog|cnn]
-        [--upsample 0] [--neutral IMAGE] [--trust-checkpoint]
-        [--cfg-options KEY=VALUE ...] [--debug]
+        [--batch-size 8] [--dtype fp32] [--detector hog|cnn] [--predictor DAT]
+        [--upsample 0] [--full-scan-interval 10] [--neutral IMAGE]
+        [--trust-checkpoint] [--cfg-options KEY=VALUE ...] [--debug]
 
 Each frame's faces are found (dlib), aligned as
 ``tools/dataset_converters/prepare_faces.py`` aligns training faces, and
 classified (:class:`ferpretrain.apis.FERInferencer`); a window shows the
 frame with each face's box, label, probability and a bar for every class,
 and the frames per second (the whole loop: capture, detection,
-classification, drawing). q or Esc (or closing the window) quits.
+classification, drawing). q or Esc (or closing the window) quits. The
+detector scans the whole frame every ``--full-scan-interval`` frames and
+only around the known faces in between (a new face shows up to that many
+frames late; 1 scans every frame).
 
 ``--source VIDEO`` reads a video file instead of a camera, and
 ``--no-show`` runs without a window (until the source ends or
@@ -55,7 +58,7 @@ _FPS_SMOOTHING = 0.1
 
 def parse_args(argv=None):
     parser = demo_parser(__doc__)
-    add_inferencer_arguments(parser, detect_flag=False)
+    add_inferencer_arguments(parser, detect_flag=False, video=True)
     parser.add_argument(
         '--camera', type=int, default=0, help='camera index (default: 0)')
     parser.add_argument(
