@@ -109,9 +109,7 @@ if __name__ == '__main__':
         install_requires=parse_requirements('runtime'),
         extras_require={
             'tests': parse_requirements('tests'),
-            'optional': parse_requirements('optional'),
             'deploy': parse_requirements('deploy'),
-            'all': parse_requirements('tests') +
-            parse_requirements('optional') + parse_requirements('deploy'),
+            'all': parse_requirements('tests') + parse_requirements('deploy'),
         },
         zip_safe=False)
