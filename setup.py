@@ -18,6 +18,9 @@ MIM_FILES = ('configs', 'tools', 'model-index.yml')
 MIM_PATTERNS = ('.mim/model-index.yml', '.mim/configs/**/*.py',
                 '.mim/configs/**/*.yml', '.mim/configs/**/*.md',
                 '.mim/tools/**/*.py', '.mim/tools/**/*.sh')
+#: The checkpoints that ship with the package (``ferpretrain://<file>`` in a
+#: metafile's Weights; ferpretrain/utils/resources.py).
+WEIGHTS_PATTERNS = ('weights/*.pth', )
 
 
 def add_mim_extension():
@@ -97,7 +100,9 @@ if __name__ == '__main__':
         'mmpretrain, openmmlab',
         packages=find_packages(exclude=('configs', 'tools', 'tests')),
         include_package_data=True,
-        package_data={'ferpretrain': list(MIM_PATTERNS)},
+        package_data={
+            'ferpretrain': list(MIM_PATTERNS) + list(WEIGHTS_PATTERNS)
+        },
         python_requires='>=3.9',
         classifiers=[
             'Development Status :: 3 - Alpha',

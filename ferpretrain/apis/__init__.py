@@ -32,6 +32,7 @@ from .onnx_backend import (DEPLOY_INSTALL_HINT, METADATA_KEY,
 # name -> the submodule that defines it (loaded on first use).
 _LAZY = {
     # models by name
+    'DEFAULT_MODEL': 'model',
     'get_model': 'model',
     'init_model': 'model',
     'list_models': 'model',

@@ -2,6 +2,7 @@
 runs, how faces are found; and the one function that builds the
 :class:`~ferpretrain.apis.FERInferencer` from it."""
 import argparse
+import os
 from typing import Optional, Sequence
 
 from mmengine.config import DictAction
@@ -9,6 +10,7 @@ from mmengine.config import DictAction
 from ferpretrain.utils.face_alignment import add_detection_arguments
 from ferpretrain.utils.face_tracking import DEFAULT_FULL_SCAN_INTERVAL
 from .inferencer import DTYPES, FERInferencer
+from .model import DEFAULT_MODEL
 
 __all__ = [
     'UNTRAINED', 'add_inferencer_arguments', 'check_inferencer_args',
@@ -30,8 +32,13 @@ def add_inferencer_arguments(parser: argparse.ArgumentParser,
     ``detect_flag`` is False, ``--full-scan-interval`` if ``video``)."""
     parser.add_argument(
         'config',
-        help='the model\'s config (configs/*/*.py), or an .onnx file '
-        '(then CHECKPOINT is left out and onnxruntime runs it)')
+        nargs='?',
+        default=DEFAULT_MODEL,
+        help='the model\'s config (configs/*/*.py); a model name '
+        '(ferpretrain.list_models(): its published weights unless '
+        'CHECKPOINT is given); or an .onnx file (then CHECKPOINT is left '
+        'out and onnxruntime runs it). Default: the model that ships with '
+        f'ferpretrain, {DEFAULT_MODEL} (FER2013)')
     parser.add_argument(
         'checkpoint',
         nargs='?',
@@ -97,7 +104,7 @@ def check_inferencer_args(parser: argparse.ArgumentParser,
     if onnx and args.checkpoint:
         parser.error('an .onnx model holds its weights: leave CHECKPOINT '
                      'out')
-    if not onnx and not args.checkpoint:
+    if not onnx and not is_model_name(args.config) and not args.checkpoint:
         parser.error(f'CHECKPOINT is required with a config (or '
                      f'"{UNTRAINED}" for random weights)')
     if args.batch_size < 1:
@@ -106,6 +113,13 @@ def check_inferencer_args(parser: argparse.ArgumentParser,
         parser.error('--upsample must be >= 0')
     if getattr(args, 'full_scan_interval', 1) < 1:
         parser.error('--full-scan-interval must be >= 1')
+
+
+def is_model_name(text: str) -> bool:
+    """Whether CONFIG names a model (``list_models()``) rather than a
+    config or ONNX file."""
+    return not (text.lower().endswith(('.py', '.onnx')) or os.sep in text
+                or os.path.isfile(text))
 
 
 def inferencer_from_args(args: argparse.Namespace,

@@ -117,17 +117,24 @@ class FERInferencer:
     See the module docstring for the data flow and the choices.
 
     Args:
-        model (str | Config | nn.Module | object): A config file or
-            ``Config`` of a classifier of ferpretrain (``configs/*/*.py``);
+        model (str | Config | nn.Module | object): None (default): the
+            model that ships with ferpretrain
+            (:data:`~ferpretrain.apis.model.DEFAULT_MODEL`, trained on
+            FER2013's real faces, its weights in the package); a model name
+            (``ferpretrain.list_models()``; with ``checkpoint=None`` its
+            published weights are loaded, if it has any), a config file
+            or ``Config`` of a classifier of ferpretrain
+            (``configs/*/*.py``);
             a built mmpretrain classifier carrying its config in
             ``_config`` (as ``mmpretrain.get_model`` returns it); with
             ``backend='onnxruntime'`` an ``.onnx`` file (or an object with
             the interface of ``ferpretrain.apis.onnx_backend.ONNXFERModel``).
         checkpoint (str, optional): The weights, loaded strictly: a file the
             converters (``tools/model_converters/``) or training write.
-            None leaves the model at its random initialisation (with a
-            warning; for smoke tests and speed measurements). Not used with
-            onnxruntime.
+            None loads a model name's published weights; for a config (or
+            a name without weights) it leaves the model at its random
+            initialisation (with a warning; for smoke tests and speed
+            measurements). Not used with onnxruntime.
         device (str): ``'cpu'`` (default), ``'cuda'``, ``'cuda:1'`` ...
         batch_size (int): Faces classified together. Defaults to 8.
         dtype (str): ``'fp32'`` (default) or ``'bf16'`` (the model runs
@@ -180,7 +187,7 @@ class FERInferencer:
     """
 
     def __init__(self,
-                 model: Any,
+                 model: Any = None,
                  checkpoint: Optional[str] = None,
                  device: str = 'cpu',
                  batch_size: int = 8,
@@ -217,6 +224,13 @@ class FERInferencer:
         self.cfg: Optional[Config] = None
         self.model = None
         self.onnx_model = None
+        if model is None:
+            if backend == 'onnxruntime':
+                raise ConfigError(
+                    "FERInferencer: backend='onnxruntime' needs an .onnx "
+                    'file (tools/deployment/pytorch2onnx.py writes one)')
+            from .model import DEFAULT_MODEL
+            model = DEFAULT_MODEL
         if backend == 'onnxruntime':
             geometry, found, source = self._init_onnx(model, checkpoint)
         else:
@@ -283,10 +297,11 @@ class FERInferencer:
                     raise ConfigError(
                         f'{path} is an ONNX model: pass '
                         "backend='onnxruntime'")
-                if not osp.isfile(path):
-                    raise ConfigError(f'config file {path} not found')
-                self.cfg = Config.fromfile(path)
-                self.config_name = path
+                self.cfg, weights = _config_or_name(path)
+                self.config_name = self.cfg.filename or path
+                if checkpoint is None and weights:
+                    # A model name with published weights: those.
+                    checkpoint = weights
             elif isinstance(model, Config):
                 self.cfg = copy.deepcopy(model)
                 self.config_name = self.cfg.filename or 'the given config'
@@ -843,6 +858,26 @@ class FERInferencer:
 
 
 # ----------------------------------------------------------------------
+def _config_or_name(model: str) -> Tuple[Config, Optional[str]]:
+    """``(config, weights)`` of a config file (also ``configs/...``
+    relative to the checkout or the installed package; no weights) or of a
+    model name (``list_models()``; its published weights, a packaged
+    ``ferpretrain://`` one as a local path, or None)."""
+    from ferpretrain.utils.resources import (PACKAGED_SCHEME, find_config,
+                                             packaged_checkpoint)
+    if model.endswith('.py') or osp.sep in model or osp.isfile(model):
+        try:
+            return Config.fromfile(find_config(model)), None
+        except ConfigError:
+            raise ConfigError(f'config file {model} not found') from None
+    from .model import _resolve_name
+    metainfo = _resolve_name(model)
+    weights = metainfo.weights or None
+    if weights and weights.startswith(PACKAGED_SCHEME):
+        weights = packaged_checkpoint(weights)
+    return metainfo.config, weights
+
+
 def _check_interval(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError('FERInferencer: full_scan_interval must be an int '

@@ -52,10 +52,12 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from mmengine.config import Config
+from mmengine.runner.checkpoint import CheckpointLoader
 from mmpretrain.apis.model import ModelHub
 
 from ferpretrain.utils.errors import CheckpointError, ConfigError
-from ferpretrain.utils.resources import (MODEL_INDEX, find_config,
+from ferpretrain.utils.resources import (MODEL_INDEX, PACKAGED_SCHEME,
+                                         find_config, packaged_checkpoint,
                                          resource_root)
 
 __all__ = [
@@ -155,6 +157,12 @@ def check_model_index(path: Optional[str] = None,
     return problems
 
 
+#: The model that ships inside the package (``ferpretrain/weights/``,
+#: trained by ``configs/iresnet/fer2013_cpu.py`` on FER2013):
+#: ``FERInferencer()`` and the demos use it when no model is given.
+DEFAULT_MODEL = 'iresnet_reduced_1xb64-45e_fer2013-48px-cpu'
+
+
 # ---------------------------------------------------------------------------
 # Registering into mmpretrain's ModelHub
 # ---------------------------------------------------------------------------
@@ -239,6 +247,23 @@ def _install_lazy_registration() -> None:
 
 
 _install_lazy_registration()
+
+
+def load_from_ferpretrain(filename: str, map_location=None):
+    """mmengine's loader for ``ferpretrain://<file>`` (a checkpoint shipped
+    in the package): the safe reader on :func:`~ferpretrain.utils.
+    resources.packaged_checkpoint`'s path. (mmengine logs the loader's name
+    without its ``load_from_``: "by ferpretrain backend".)"""
+    from ferpretrain.utils.checkpoint import load_checkpoint_file
+    return load_checkpoint_file(
+        packaged_checkpoint(filename), map_location=map_location)
+
+
+# So that mmpretrain.get_model(name, pretrained=True), a config's
+# ``load_from`` and the Runner take a packaged checkpoint as they take a URL
+# (force: idempotent across reloads of this module).
+CheckpointLoader.register_scheme(
+    PACKAGED_SCHEME, load_from_ferpretrain, force=True)
 
 
 # ---------------------------------------------------------------------------
@@ -523,6 +548,8 @@ def get_model(model: Union[str, os.PathLike, Config],
     source = _pretrained_source(pretrained, metainfo, config, label)
     if source is not None and url_mapping is not None:
         source = re.sub(url_mapping[0], url_mapping[1], source)
+    if source is not None and source.startswith(PACKAGED_SCHEME):
+        source = packaged_checkpoint(source)
     if source is not None and not _is_url(source):
         # Before the (slow) build: a missing or empty file is named now.
         from ferpretrain.utils.foreign_checkpoint import \

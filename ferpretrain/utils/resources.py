@@ -20,7 +20,8 @@ from typing import Union
 from .errors import ConfigError
 
 __all__ = [
-    'PACKAGE_DIR', 'MIM_DIR', 'MODEL_INDEX', 'resource_root', 'find_config'
+    'PACKAGE_DIR', 'MIM_DIR', 'MODEL_INDEX', 'WEIGHTS_DIR', 'PACKAGED_SCHEME',
+    'resource_root', 'find_config', 'packaged_checkpoint'
 ]
 
 #: The installed ``ferpretrain`` package folder.
@@ -29,6 +30,13 @@ PACKAGE_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MIM_DIR = osp.join(PACKAGE_DIR, '.mim')
 #: The model index's file name (at the root of both layouts).
 MODEL_INDEX = 'model-index.yml'
+#: Checkpoints that ship inside the package (``package_data``).
+WEIGHTS_DIR = osp.join(PACKAGE_DIR, 'weights')
+#: How a metafile's ``Weights`` or a config's ``load_from`` names a packaged
+#: checkpoint: ``ferpretrain://<file>`` is ``WEIGHTS_DIR/<file>``
+#: (:func:`packaged_checkpoint`; mmengine's loaders take it too once
+#: :mod:`ferpretrain.apis` is imported).
+PACKAGED_SCHEME = 'ferpretrain://'
 
 
 def _holds_resources(folder: str) -> bool:
@@ -77,3 +85,28 @@ def find_config(config: Union[str, os.PathLike]) -> str:
                 'the package.')
     raise ConfigError(f'Config {config!r} not found (looked in '
                       f'{os.getcwd()} and {root}).{hint}')
+
+
+def packaged_checkpoint(uri: str) -> str:
+    """The path of the packaged checkpoint ``ferpretrain://<file>``.
+
+    Raises:
+        CheckpointError: ``uri`` names no file in :data:`WEIGHTS_DIR` (the
+            message names both and says how to get it back).
+    """
+    from .errors import CheckpointError
+    if not uri.startswith(PACKAGED_SCHEME):
+        raise CheckpointError(f'{uri!r} is not a packaged checkpoint '
+                              f'({PACKAGED_SCHEME}<file>)')
+    name = uri[len(PACKAGED_SCHEME):]
+    path = osp.normpath(osp.join(WEIGHTS_DIR, name))
+    if not name or osp.isabs(name) or osp.relpath(
+            path, WEIGHTS_DIR).startswith('..'):
+        raise CheckpointError(f'{uri!r}: a packaged checkpoint is a file '
+                              f'name under {WEIGHTS_DIR}')
+    if not osp.isfile(path):
+        raise CheckpointError(
+            f'{uri}: the packaged checkpoint {path} is missing. Reinstall '
+            'ferpretrain (pip install . from a checkout that holds '
+            'ferpretrain/weights/), or pass the file with pretrained=PATH.')
+    return path

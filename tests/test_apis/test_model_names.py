@@ -11,6 +11,7 @@ import importlib
 import os
 import os.path as osp
 import subprocess
+import sys
 
 import mmpretrain
 import pytest
@@ -330,3 +331,93 @@ def test_the_wheel_gets_every_config_and_tool(tmp_path):
         pytest.skip('not a git checkout')
     files = set(tracked.stdout.split())
     assert files and files <= packaged, sorted(files - packaged)
+
+
+def test_packaged_checkpoints_load_by_their_scheme(tmp_path, monkeypatch):
+    """``ferpretrain://<file>`` names a checkpoint shipped in the package
+    (ferpretrain/weights/): get_model loads it strictly, mmengine's loader
+    (mmpretrain.get_model, a config's load_from) reads it, and a missing
+    or escaping name is one clear error."""
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    from ferpretrain.utils.errors import CheckpointError
+    monkeypatch.setattr(resources, 'WEIGHTS_DIR', str(tmp_path))
+    model = ferpretrain.get_model(SMALL)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.normal_()
+    classes = [f'class{i}' for i in range(7)]
+    _converter_output(model, str(tmp_path / 'small.pth'), classes)
+
+    loaded = ferpretrain.get_model(SMALL, pretrained='ferpretrain://small.pth')
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+    assert list(loaded.dataset_meta['classes']) == classes
+    raw = CheckpointLoader.load_checkpoint('ferpretrain://small.pth')
+    assert raw['meta']['dataset_meta']['classes'] == classes
+    with pytest.raises(CheckpointError, match='missing.pth: the packaged'):
+        ferpretrain.get_model(SMALL, pretrained='ferpretrain://missing.pth')
+    for bad in ('ferpretrain://../small.pth', 'ferpretrain://'):
+        with pytest.raises(CheckpointError, match='a file name under'):
+            resources.packaged_checkpoint(bad)
+
+
+def test_the_inferencer_takes_model_names(tmp_path, monkeypatch):
+    """A name builds its config; a name whose index entry has weights loads
+    them when no checkpoint is given."""
+    import warnings
+
+    from ferpretrain.apis import FERInferencer
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        inferencer = FERInferencer(SMALL)
+    assert inferencer.config_name.endswith('configs/apvit/demo_cpu.py')
+    assert any('random initialisation' in str(w.message) for w in caught)
+
+    monkeypatch.setattr(resources, 'WEIGHTS_DIR', str(tmp_path))
+    model = ferpretrain.get_model(SMALL)
+    classes = [f'class{i}' for i in range(7)]
+    _converter_output(model, str(tmp_path / 'small.pth'), classes)
+    entry = model_api._ferpretrain_models()[SMALL]
+    monkeypatch.setattr(entry, 'weights', 'ferpretrain://small.pth')
+    inferencer = FERInferencer(SMALL)
+    assert inferencer.classes == tuple(classes)
+    assert inferencer.classes_source == 'checkpoint'
+    with pytest.raises(ConfigError, match='No model is named'):
+        FERInferencer('apvit_no_such_model')
+
+
+def test_the_wheel_ships_the_weights_and_stays_small(tmp_path):
+    """A wheel built from the tracked files holds the packaged checkpoints
+    (every ``ferpretrain://`` file a metafile names) and stays under 20 MB.
+    Built from a copy: building in the checkout would replace the editable
+    install's .mim links with copies."""
+    import shutil
+    import zipfile
+    tracked = subprocess.run(['git', 'ls-files'], cwd=REPO,
+                             capture_output=True, text=True)
+    if tracked.returncode != 0:
+        pytest.skip('not a git checkout')
+    src = tmp_path / 'src'
+    for name in tracked.stdout.split('\n'):
+        if name and osp.isfile(osp.join(REPO, name)):
+            (src / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(osp.join(REPO, name), src / name)
+    build = subprocess.run(
+        [sys.executable, '-m', 'pip', 'wheel', '--no-deps', '-q', '-w',
+         str(tmp_path / 'dist'), str(src)],
+        capture_output=True, text=True, timeout=600)
+    if build.returncode != 0 and 'No matching distribution' in build.stderr:
+        pytest.skip('no package index to fetch the build backend from')
+    assert build.returncode == 0, build.stderr[-2000:]
+    (wheel, ) = (tmp_path / 'dist').glob('ferpretrain-*.whl')
+    assert osp.getsize(wheel) < 20 * 2**20, osp.getsize(wheel)
+    names = set(zipfile.ZipFile(wheel).namelist())
+    packaged = [
+        entry.weights[len(resources.PACKAGED_SCHEME):]
+        for entry in model_api._ferpretrain_models().values()
+        if (entry.weights or '').startswith(resources.PACKAGED_SCHEME)
+    ]
+    for name in packaged:
+        assert f'ferpretrain/weights/{name}' in names, name
+    assert 'ferpretrain/.mim/configs/apvit/raf.py' in names

@@ -3,7 +3,7 @@
 
 Usage::
 
-    python tools/demo/image_demo.py INPUT CONFIG CHECKPOINT --out-dir DIR
+    python tools/demo/image_demo.py INPUT [CONFIG [CHECKPOINT]] --out-dir DIR
         [--device cpu] [--batch-size 8] [--dtype fp32] [--no-detect]
         [--detector hog|cnn] [--predictor DAT] [--upsample 0]
         [--neutral IMAGE] [--min-side 480] [--show] [--no-progress]
@@ -27,8 +27,10 @@ FERInferencer`). Written to DIR:
   in ``error``).
 
 A short summary follows: images, faces, images without a face, time per
-stage. ``--no-detect`` takes each image as an aligned face crop. CONFIG may
-be an ``.onnx`` file (CHECKPOINT left out); CHECKPOINT ``none`` runs the
+stage. ``--no-detect`` takes each image as an aligned face crop. Without
+CONFIG the model that ships with ferpretrain runs (trained on FER2013's
+real faces); CONFIG may also be a model name (its published weights), an
+``.onnx`` file (CHECKPOINT left out); CHECKPOINT ``none`` runs the
 config's random initialisation (to try the tool only).
 
 Exit status: 0 on success (images without a face and, in a folder,

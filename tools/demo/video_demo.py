@@ -3,7 +3,7 @@
 
 Usage::
 
-    python tools/demo/video_demo.py VIDEO CONFIG CHECKPOINT --out FILE.mp4
+    python tools/demo/video_demo.py VIDEO [CONFIG [CHECKPOINT]] --out FILE.mp4
         [--csv FILE.csv] [--max-frames N] [--device cpu] [--batch-size 8]
         [--dtype fp32] [--no-detect] [--detector hog|cnn] [--predictor DAT]
         [--upsample 0] [--full-scan-interval 10] [--neutral IMAGE]
@@ -29,7 +29,9 @@ Written:
   index / frame rate).
 
 A progress bar runs while it works, and a summary follows (frames, frames
-without a face, faces, time per stage). CONFIG may be an ``.onnx`` file
+without a face, faces, time per stage). Without CONFIG the model that
+ships with ferpretrain runs (trained on FER2013's real faces); CONFIG may
+also be a model name (its published weights) or an ``.onnx`` file
 (CHECKPOINT left out); CHECKPOINT ``none`` runs the config's random
 initialisation (to try the tool only).
 

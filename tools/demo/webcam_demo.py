@@ -3,7 +3,7 @@
 
 Usage::
 
-    python tools/demo/webcam_demo.py CONFIG CHECKPOINT [--camera 0]
+    python tools/demo/webcam_demo.py [CONFIG [CHECKPOINT]] [--camera 0]
         [--source VIDEO] [--no-show] [--max-frames N] [--device cpu]
         [--batch-size 8] [--dtype fp32] [--detector hog|cnn] [--predictor DAT]
         [--upsample 0] [--full-scan-interval 10] [--neutral IMAGE]
@@ -18,6 +18,10 @@ classification, drawing). q or Esc (or closing the window) quits. The
 detector scans the whole frame every ``--full-scan-interval`` frames and
 only around the known faces in between (a new face shows up to that many
 frames late; 1 scans every frame).
+
+Without CONFIG the model that ships with ferpretrain runs (trained on
+FER2013's real faces); CONFIG may also be a model name, a config with its
+CHECKPOINT, or an ``.onnx`` file.
 
 ``--source VIDEO`` reads a video file instead of a camera, and
 ``--no-show`` runs without a window (until the source ends or
