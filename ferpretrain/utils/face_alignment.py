@@ -554,10 +554,10 @@ class FaceAligner:
                 (right and bottom exclusive, clipped to the image): scan
                 only this window (the video tracker,
                 :class:`~ferpretrain.utils.face_tracking.FaceTracker`,
-                scans around the faces of the last frame; a window 2x a
-                88 px face takes 2.4 ms against 23 ms for a 640x480
-                frame). The boxes are in ``image``'s coordinates either
-                way. Defaults to None (the whole image).
+                scans around the faces of the last frame: a small window
+                costs a fraction of a whole frame). The boxes are in
+                ``image``'s coordinates either way. Defaults to None
+                (the whole image).
         """
         self._check_image(image)
         left = top = 0

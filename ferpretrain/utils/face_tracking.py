@@ -1,13 +1,15 @@
 """Face detection on video frames: a whole-frame scan now and then, small
 windows around the known faces in between.
 
-dlib's HOG detector scans the whole frame at every pyramid level: 23 ms
-for a 640x480 frame on this project's 2-core CPU, more than the whole
-budget of a 30 faces/s stream. A face moves little from one frame to the
-next, so :class:`FaceTracker` scans the whole frame only every
-``full_scan_interval`` frames, and on the frames between scans only a
-window around each face of the last frame (the face's box grown by
-``margin`` of its side on every side: 2.4 ms for an 88 px face). Each face
+dlib's HOG detector scans the whole frame at every pyramid level: 22.6 ms
+a frame for a 640x480 video on this project's 2-core CPU
+(``tools/analysis_tools/benchmark_inferencer.py``, ``--full-scan-intervals
+1``), most of the budget of a 30 faces/s stream. A face moves little
+from one frame to the next, so :class:`FaceTracker` scans the whole frame
+only every ``full_scan_interval`` frames, and on the frames between scans
+only a window around each face of the last frame (the face's box grown by
+``margin`` of its side on every side): with one whole-frame scan in 10,
+detection took 4.5 ms a frame on average in the same benchmark. Each face
 goes on to the same landmarks-and-warp path as ever
 (:meth:`FaceAligner.align_box
 <ferpretrain.utils.face_alignment.FaceAligner.align_box>`).
@@ -27,13 +29,12 @@ Choices, and why:
   seen twice and is dropped.
 - *Boxes*: the HOG detector places its boxes on a grid of 8-pixel cells of
   pyramid levels 5/6 apart, and a face often fits two levels about equally
-  well (on a face moving over a 640x480 frame, whole-frame scans flip
-  between boxes of 87 and 105 px from frame to frame); a window starts
+  well (whole-frame scans of consecutive frames may flip between them);
+  a window starts
   the grid elsewhere, so its box may be the other level's or a few pixels
-  off. The 5 landmarks that the alignment uses differ by at most 0.023
-  eye distances (about 1 px) from those of the whole-frame boxes, over 20
-  frames of that face (``tests/test_utils/test_face_tracking.py`` checks
-  under 0.05).
+  off. The 5 landmarks that the alignment uses stay within 0.05 eye
+  distances of those of the whole-frame boxes on a moving real face
+  (``tests/test_utils/test_face_tracking.py`` checks it).
 
 Example:
     >>> from ferpretrain.utils.face_alignment import FaceAligner
