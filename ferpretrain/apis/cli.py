@@ -128,8 +128,14 @@ def inferencer_from_args(args: argparse.Namespace,
     describe; ``overrides`` are passed on as they are."""
     onnx = args.config.lower().endswith('.onnx')
     checkpoint: Optional[str] = args.checkpoint
+    model = args.config
     if checkpoint is not None and checkpoint.lower() == UNTRAINED:
         checkpoint = None
+        if is_model_name(model):
+            # "none" means random weights: build the name's config, not
+            # the name (which would load its published weights).
+            from .model import _resolve_name
+            model = _resolve_name(model).config
     options = dict(
         checkpoint=checkpoint,
         device=args.device,
@@ -148,7 +154,7 @@ def inferencer_from_args(args: argparse.Namespace,
         for key in ('checkpoint', 'cfg_options', 'trust_checkpoint'):
             options.pop(key)
     options.update(overrides)
-    return FERInferencer(args.config, **options)
+    return FERInferencer(model, **options)
 
 
 def plural(count: int, word: str) -> str:

@@ -30,11 +30,11 @@ Choices, and why:
 - *Boxes*: the HOG detector places its boxes on a grid of 8-pixel cells of
   pyramid levels 5/6 apart, and a face often fits two levels about equally
   well (whole-frame scans of consecutive frames may flip between them);
-  a window starts
-  the grid elsewhere, so its box may be the other level's or a few pixels
-  off. The 5 landmarks that the alignment uses stay within 0.05 eye
-  distances of those of the whole-frame boxes on a moving real face
-  (``tests/test_utils/test_face_tracking.py`` checks it).
+  a window starts the grid elsewhere, so its box may be the other
+  level's or a few pixels off. The 5 landmarks that the alignment uses
+  stay within 0.05 eye distances of those of the whole-frame boxes on a
+  moving real face (``tests/test_utils/test_face_tracking.py`` checks
+  it).
 
 Example:
     >>> from ferpretrain.utils.face_alignment import FaceAligner

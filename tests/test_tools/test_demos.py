@@ -241,3 +241,22 @@ def test_demos_find_faces_with_prepare_faces_options(checkpoint, tmp_path,
     ], capsys)
     assert code == 1 and 'Traceback' not in err
     assert 'fake.dat: not a dlib shape predictor file' in err
+
+
+def test_a_model_name_with_none_keeps_random_weights():
+    """CHECKPOINT "none" means the random initialisation also for a model
+    name, whose published weights would load otherwise."""
+    import warnings
+
+    from ferpretrain.apis import DEFAULT_MODEL
+    from ferpretrain.apis.cli import inferencer_from_args
+    args = image_demo.parse_args(['x.jpg', DEFAULT_MODEL, 'none',
+                                  '--out-dir', 'o'])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        inferencer = inferencer_from_args(args)
+    assert any('random initialisation' in str(w.message) for w in caught)
+    assert inferencer.classes_source == 'config'
+    shipped = inferencer_from_args(
+        image_demo.parse_args(['x.jpg', '--out-dir', 'o']))
+    assert shipped.classes_source == 'checkpoint'
