@@ -115,6 +115,9 @@ if __name__ == '__main__':
         extras_require={
             'tests': parse_requirements('tests'),
             'deploy': parse_requirements('deploy'),
-            'all': parse_requirements('tests') + parse_requirements('deploy'),
+            'mmaction': parse_requirements('mmaction'),
+            'all': (parse_requirements('tests') +
+                    parse_requirements('deploy') +
+                    parse_requirements('mmaction')),
         },
         zip_safe=False)

@@ -11,6 +11,16 @@ from ferpretrain.utils import register_all_modules
 register_all_modules(init_default_scope=False)
 
 
+@pytest.fixture(autouse=True, scope='module')
+def mmpretrain_scope_per_module():
+    """The same for module-scoped fixtures, which run before any
+    function-scoped one: a model a module fixture builds must not depend on
+    the Runner of another module's fixture either. Leaving the block drops
+    the scopes the module's Runners made."""
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def mmpretrain_scope():
     """Run every test in the ``mmpretrain`` default scope, as configs do.

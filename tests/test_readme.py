@@ -5,8 +5,8 @@ import re
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SECTIONS = ('Get started', 'Models', 'Datasets', 'Train and test',
-            'Use a trained model', 'Analysis and speed', 'Layout',
-            'Citation')
+            'Use a trained model', 'Analysis and speed',
+            'Use in other OpenMMLab projects', 'Layout', 'Citation')
 
 
 def _readme():
@@ -20,7 +20,8 @@ def test_sections_in_order():
 
 
 def test_ci_runs_the_readme_test_command():
-    command = 'pip install -e ".[tests]" && python -m pytest tests'
+    command = ('pip install -e ".[tests,mmaction]" && '
+               'python -m pytest tests --random-order-bucket=module')
     assert command in _readme()
     with open(osp.join(REPO, '.ci', 'run')) as f:
         assert command in f.read()

@@ -27,9 +27,10 @@ def add_inferencer_arguments(parser: argparse.ArgumentParser,
                              video: bool = False) -> None:
     """Add ``CONFIG [CHECKPOINT]`` and the options of the inferencer:
     ``--device``, ``--batch-size``, ``--dtype``, ``--detector``,
-    ``--upsample``, ``--predictor``, ``--neutral``, ``--trust-checkpoint``,
-    ``--cfg-options``, ``--debug`` (and ``--no-detect`` unless
-    ``detect_flag`` is False, ``--full-scan-interval`` if ``video``)."""
+    ``--upsample``, ``--predictor``, ``--tta``, ``--neutral``,
+    ``--trust-checkpoint``, ``--cfg-options``, ``--debug`` (and
+    ``--no-detect`` unless ``detect_flag`` is False,
+    ``--full-scan-interval`` if ``video``)."""
     parser.add_argument(
         'config',
         nargs='?',
@@ -73,6 +74,11 @@ def add_inferencer_arguments(parser: argparse.ArgumentParser,
             'face is lost), only around the known faces in between: '
             'faster, but a new face shows up to N frames late; 1 scans '
             f'every frame (default: {DEFAULT_FULL_SCAN_INTERVAL})')
+    parser.add_argument(
+        '--tta',
+        action='store_true',
+        help='test-time flip: average the scores of each face and its '
+        'mirror image (twice the classification time)')
     parser.add_argument(
         '--neutral',
         metavar='IMAGE',
@@ -141,6 +147,7 @@ def inferencer_from_args(args: argparse.Namespace,
         device=args.device,
         batch_size=args.batch_size,
         dtype=args.dtype,
+        tta=args.tta,
         backend='onnxruntime' if onnx else 'pytorch',
         detect=not getattr(args, 'no_detect', False),
         detector=args.detector,

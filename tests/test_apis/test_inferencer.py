@@ -378,6 +378,40 @@ def test_bf16_keeps_float32_probabilities(checkpoint):
         assert np.abs(pa - pb).max() < 0.05
 
 
+def _scores(results):
+    return np.array([list(r['faces'][0]['scores'].values())
+                     for r in results])
+
+
+def test_flip_tta_averages_the_face_and_its_mirror(inferencer, checkpoint,
+                                                   tmp_path):
+    crops = synthetic_faces(3)
+    mirrored = [c[:, ::-1].copy() for c in crops]
+    plain = _scores(inferencer(crops, detect=False))
+    flipped = _scores(inferencer(mirrored, detect=False))
+    assert np.abs(plain - flipped).max() > 1e-3  # the mirror tells
+    tta = FERInferencer(CONFIG, checkpoint, batch_size=2, tta=True)
+    assert tta.tta and not inferencer.tta
+    np.testing.assert_allclose(
+        _scores(tta(crops, detect=False)), (plain + flipped) / 2,
+        atol=1e-6)
+
+    # Pair models: the neutral face is mirrored with the target.
+    cfg = tiny_pair_config()
+    pair_ckpt = write_checkpoint(tmp_path / 'doe.pth', build_model(cfg),
+                                 classes=None)
+    neutral, target = synthetic_faces(2, seed=3)
+    doe = FERInferencer(cfg, pair_ckpt)
+    doe_tta = FERInferencer(cfg, pair_ckpt, tta=True)
+    expected = (_scores([doe(target, neutral=neutral, detect=False)[0]]) +
+                _scores([doe(target[:, ::-1].copy(),
+                             neutral=neutral[:, ::-1].copy(),
+                             detect=False)[0]])) / 2
+    np.testing.assert_allclose(
+        _scores([doe_tta(target, neutral=neutral, detect=False)[0]]),
+        expected, atol=1e-6)
+
+
 def test_pair_model_with_and_without_a_neutral_face(tmp_path):
     with pytest.warns(UserWarning, match='random initialisation'):
         doe = FERInferencer(DOE_CONFIG)

@@ -259,4 +259,6 @@ def test_a_model_name_with_none_keeps_random_weights():
     assert inferencer.classes_source == 'config'
     shipped = inferencer_from_args(
         image_demo.parse_args(['x.jpg', '--out-dir', 'o']))
-    assert shipped.classes_source == 'checkpoint'
+    assert shipped.classes_source == 'checkpoint' and not shipped.tta
+    assert inferencer_from_args(
+        image_demo.parse_args(['x.jpg', '--out-dir', 'o', '--tta'])).tta

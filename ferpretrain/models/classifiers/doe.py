@@ -53,6 +53,7 @@ from mmpretrain.models.classifiers import ImageClassifier
 
 from ferpretrain.registry import MODELS
 from ferpretrain.utils.errors import CheckpointMismatchError, ConfigError
+from ..utils.scope import builds_in_mmpretrain_scope
 
 __all__ = ['DifferenceOfEmbeddings', 'EmotionIdentityClassifier']
 
@@ -75,6 +76,7 @@ def _check_stage(model: nn.Module, stage: str) -> None:
 
 
 @MODELS.register_module()
+@builds_in_mmpretrain_scope
 class DifferenceOfEmbeddings(ImageClassifier):
     """Classify a face from how its embedding differs from the same
     person's neutral face (see the module docstring).
@@ -194,6 +196,7 @@ class DifferenceOfEmbeddings(ImageClassifier):
 
 
 @MODELS.register_module()
+@builds_in_mmpretrain_scope
 class EmotionIdentityClassifier(ImageClassifier):
     """Disentangled DoE, stage 1: expressions from ``concat(identity,
     emotion)`` embeddings of one face (see the module docstring).

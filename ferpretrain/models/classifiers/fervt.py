@@ -94,6 +94,7 @@ from mmpretrain.models.utils import MultiheadAttention
 
 from ferpretrain.registry import MODELS
 from ..utils.helpers import head_dims
+from ..utils.scope import builds_in_mmpretrain_scope
 
 __all__ = [
     'GridWiseAttention', 'GridAttentionResNet', 'SemanticTokenizer',
@@ -165,6 +166,7 @@ class GridWiseAttention(BaseModule):
 
 
 @MODELS.register_module()
+@builds_in_mmpretrain_scope
 class GridAttentionResNet(ResNet):
     """mmpretrain's ResNet with grid-wise attention after the stem
     (FER-VT's backbone).

@@ -17,9 +17,11 @@ import torch.nn.functional as F
 from mmpretrain.models.classifiers import ImageClassifier
 
 from ferpretrain.registry import MODELS
+from ..utils.scope import builds_in_mmpretrain_scope
 
 
 @MODELS.register_module()
+@builds_in_mmpretrain_scope
 class LandmarkImageClassifier(ImageClassifier):
     """``ImageClassifier`` with ``landmark_backbone`` (see the module doc).
 

@@ -67,6 +67,7 @@ from ferpretrain.registry import MODELS
 from ..backbones.iresnet import rename_flat_body_key
 from ..utils.helpers import (apply_rename_rules, head_dims, is_pretrained,
                              replace_state_dict)
+from ..utils.scope import builds_in_mmpretrain_scope
 
 
 class PoolingAttention(nn.Module):
@@ -191,6 +192,7 @@ def convert_timm_vit_keys(
 
 
 @MODELS.register_module()
+@builds_in_mmpretrain_scope
 class PoolingViT(BaseModule):
     """APViT's transformer on CNN feature maps, as a neck.
 

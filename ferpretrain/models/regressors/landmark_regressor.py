@@ -19,6 +19,7 @@ from mmpretrain.structures import DataSample
 
 from ferpretrain.registry import MODELS
 from ..utils.helpers import is_pretrained
+from ..utils.scope import builds_in_mmpretrain_scope
 
 #: Landmarks, and values of the landmark vector ``x0, y0, ..., x67, y67``.
 NUM_LANDMARKS = 68
@@ -29,6 +30,7 @@ LOSS_TYPES = ('smooth_l1', 'l1', 'mse')
 
 
 @MODELS.register_module()
+@builds_in_mmpretrain_scope
 class LandmarkRegressor(BaseModel):
     """A backbone whose last output is the 136 landmark values, and a loss.
 
