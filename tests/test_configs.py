@@ -98,3 +98,50 @@ def test_readme_model_table_matches_the_configs(readme):
         result = measured[key]
         assert f'{result.params_m:.3g}' == f'{float(cells[3]):.3g}', row
         assert f'{result.gmac:.3g}' == f'{float(cells[4]):.3g}', row
+
+
+def _flatten(value, prefix=''):
+    """A config as {'a.b.0.c': leaf}."""
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, (list, tuple)) and value:
+        items = enumerate(value)
+    else:
+        return {prefix.rstrip('.'): value}
+    out = {}
+    for key, item in items:
+        out.update(_flatten(item, f'{prefix}{key}.'))
+    return out
+
+
+# Each ablation of the shipped model's recipe (configs/iresnet/README.md,
+# "What earned its place") differs from its reference in the one thing its
+# name says, and in nothing else: otherwise its figure measures two things.
+ABLATIONS = {
+    'no-label-smoothing': ('model.head.loss.', ),
+    'no-erasing': ('train_pipeline.', 'train_dataloader.dataset.pipeline.'),
+    'mixup-cutmix': ('model.train_cfg.augments.', ),
+    'class-balanced': ('_counts.', 'model.head.loss.class_weight.'),
+    'ema': ('custom_hooks.1.', ),
+    'seed1': ('randomness.seed', ),
+}
+
+
+@pytest.mark.parametrize('name', sorted(ABLATIONS))
+def test_each_ablation_changes_one_thing(name):
+    folder = osp.join(REPO, 'configs', 'iresnet', 'ablations')
+    ref = Config.fromfile(osp.join(folder, 'fer2013_cpu_8e.py'))
+    cfg = Config.fromfile(osp.join(folder, f'fer2013_cpu_8e_{name}.py'))
+    flat_ref, flat_cfg = _flatten(ref.to_dict()), _flatten(cfg.to_dict())
+    changed = {
+        k for k in set(flat_ref) | set(flat_cfg)
+        if flat_ref.get(k, KeyError) != flat_cfg.get(k, KeyError)
+    }
+    assert changed
+    assert {k for k in changed
+            if not k.startswith(ABLATIONS[name])} == set(), name
+    if name == 'no-erasing':
+        full = ref.train_dataloader.dataset.pipeline
+        kept = [s for s in full if s['type'] != 'RandomErasing']
+        assert cfg.train_dataloader.dataset.pipeline == kept
+        assert len(kept) == len(full) - 1

@@ -43,3 +43,22 @@ def test_the_inferencer_runs_it_on_a_real_face_by_default():
     assert face['label'] in FER2013_CATEGORIES
     assert sum(face['scores'].values()) == pytest.approx(1, abs=1e-6)
     assert np.isfinite(list(face['scores'].values())).all()
+
+
+def test_mmpretrain_inferencer_runs_it_by_name():
+    """mmpretrain's own inferencer takes the name (ModelHub) and the
+    packaged weights, and scores an aligned face as FERInferencer does."""
+    from mmpretrain import ImageClassificationInferencer
+
+    from ferpretrain.apis import FERInferencer
+    ours = FERInferencer(detect=False)
+    crop = ours(face_image(), detect=True,
+                return_crops=True)[0]['faces'][0]['aligned_face']
+    theirs = ImageClassificationInferencer(
+        model_api.DEFAULT_MODEL, pretrained=True)
+    (result, ) = theirs(crop)
+    (face, ) = ours(crop)[0]['faces']
+    assert result['pred_class'] == face['label']
+    np.testing.assert_allclose(
+        result['pred_scores'], [face['scores'][c] for c in theirs.classes],
+        atol=1e-5)
