@@ -13,10 +13,11 @@ register_all_modules(init_default_scope=False)
 
 @pytest.fixture(autouse=True, scope='module')
 def mmpretrain_scope_per_module():
-    """The same for module-scoped fixtures, which run before any
-    function-scoped one: a model a module fixture builds must not depend on
-    the Runner of another module's fixture either. Leaving the block drops
-    the scopes the module's Runners made."""
+    """Module-scoped fixtures in the ``mmpretrain`` scope too (they run
+    before the function-scoped fixture below): a model one module's fixture
+    builds must not depend on the Runner another module's fixture made,
+    whatever the order of the modules. Leaving the block drops the scopes
+    this module's Runners made."""
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         yield
 

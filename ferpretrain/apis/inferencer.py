@@ -158,12 +158,6 @@ class FERInferencer:
             input size.
         face_alignment (dict, optional): ``face_scale`` / ``eye_line`` /
             ``size`` overriding the config's ``face_alignment``.
-        tta (bool): Test-time flip: average the probabilities of each
-            face and of its mirror image, as ``tools/test.py --tta`` does
-            (pair models mirror the neutral face as well). It costs a
-            second pass of the model; for the shipped model it gave +1.1
-            points on FER2013's PublicTest (configs/iresnet/README.md).
-            Defaults to False.
         classes (Sequence[str], optional): Class names in head order,
             overriding the checkpoint's and the config's.
         cfg_options (dict, optional): Overrides merged into the config
@@ -173,6 +167,12 @@ class FERInferencer:
             files you trust). Defaults to None (the environment's list).
         predictor_path (str, optional): dlib's 5-point ``.dat`` file.
         detector_path (str, optional): dlib's CNN detector ``.dat`` file.
+        tta (bool): Test-time flip: average the probabilities of each
+            face and of its mirror image, as ``tools/test.py --tta`` does
+            (pair models mirror the neutral face as well). It costs a
+            second pass of the model; for the shipped model it gave +1.1
+            points on FER2013's PublicTest (configs/iresnet/README.md).
+            Defaults to False.
 
     Attributes:
         classes (tuple[str]): The class names, in head order.
@@ -205,12 +205,12 @@ class FERInferencer:
                  full_scan_interval: int = DEFAULT_FULL_SCAN_INTERVAL,
                  align_size: Optional[int] = None,
                  face_alignment: Optional[dict] = None,
-                 tta: bool = False,
                  classes: Optional[Sequence[str]] = None,
                  cfg_options: Optional[dict] = None,
                  trust_checkpoint: Optional[bool] = None,
                  predictor_path: Optional[str] = None,
-                 detector_path: Optional[str] = None) -> None:
+                 detector_path: Optional[str] = None,
+                 tta: bool = False) -> None:
         for name, value, choices in (('backend', backend, BACKENDS),
                                      ('dtype', dtype, DTYPES),
                                      ('detector', detector, DETECTORS)):

@@ -18,7 +18,7 @@ root, which knows no mmpretrain name), needing no downstream install:
 A component that builds a sub-module by bare name outside mmpretrain's
 scope fails step 2 with mmengine's "is not in the mmengine::model
 registry"; a class that no config reaches fails the coverage test, which
-says which config to add.
+names it.
 """
 import copy
 import inspect

@@ -1,7 +1,7 @@
 # The shipped recipe (../fer2013_cpu.py) on an 8-epoch schedule: the
 # reference of the ablations in configs/iresnet/README.md ("What earned its
 # place"). Each other file here changes one thing against it, so that a
-# technique's worth costs one 8-epoch run (about 15 minutes on 2 cores)
+# technique's worth costs one 8-epoch run (11-14 minutes on 2 cores)
 # instead of the 45-epoch one. Short runs favour weak regularisation; the
 # README reads the figures with that in mind.
 #   python tools/train.py configs/iresnet/ablations/fer2013_cpu_8e.py \
